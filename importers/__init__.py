@@ -1,0 +1,1 @@
+"""Importers that migrate TensorBoard, W&B, MLflow and SwanLab histories into Swan."""

@@ -1,0 +1,26 @@
+"""The `swan` command."""
+
+from __future__ import annotations
+
+import click
+
+from swan_client import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="swan")
+def main():
+    """Swan: self-hosted experiment tracking that speaks MLflow and SwanLab."""
+
+
+def _add_server_commands() -> None:
+    from swan_server.cli import db, server
+
+    main.add_command(server)
+    main.add_command(db)
+
+
+_add_server_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""MLflow runs routes: lifecycle, logging and search."""
+
+from __future__ import annotations
+
+from flask import request
+
+from swan_server.api.common import json_response, services
+from swan_server.api.mlflow.routes import routes
+from swan_server.api.mlflow.serializers import run_info_json, run_json
+from swan_server.api.mlflow.wire import RequestData, tag_pairs
+from swan_server.entities import DatasetInput, Metric
+from swan_server.errors import invalid
+from swan_server.store.sql.base import now_ms
+
+MAX_LOG_BATCH_REQUEST_BYTES = 1_000_000
+RUN_ID_ALIASES = ("run_uuid",)
+
+
+def _run_id(req: RequestData) -> str:
+    return req.str("run_id", required=True, aliases=RUN_ID_ALIASES)
+
+
+def _metric(req: RequestData) -> Metric:
+    key = req.str("key", required=True)
+    value = req.number("value", required=True)
+    timestamp = req.int("timestamp")
+    return Metric(key, value, now_ms() if timestamp is None else timestamp, req.int("step", default=0))
+
+
+@routes.post("/runs/create")
+def create_run():
+    req = RequestData.current()
+    run = services().runs.create(
+        experiment_id=req.str("experiment_id"),
+        user_id=req.str("user_id"),
+        start_time=req.int("start_time"),
+        tags=dict(tag_pairs(req.obj_list("tags"))),
+        run_name=req.str("run_name"),
+    )
+    return json_response({"run": run_json(run)})
+
+
+@routes.get("/runs/get")
+def get_run():
+    run = services().runs.get(_run_id(RequestData.current()))
+    return json_response({"run": run_json(run)})
+
+
+@routes.post("/runs/update")
+def update_run():
+    req = RequestData.current()
+    info = services().runs.update(
+        _run_id(req), status=req.str("status"), end_time=req.int("end_time"), run_name=req.str("run_name")
+    )
+    return json_response({"run_info": run_info_json(info)})
+
+
+@routes.post("/runs/delete")
+def delete_run():
+    services().runs.delete(_run_id(RequestData.current()))
+    return json_response({})
+
+
+@routes.post("/runs/restore")
+def restore_run():
+    services().runs.restore(_run_id(RequestData.current()))
+    return json_response({})
+
+
+@routes.post("/runs/log-metric")
+def log_metric():
+    req = RequestData.current()
+    services().runs.log_metric(_run_id(req), _metric(req))
+    return json_response({})
+
+
+@routes.post("/runs/log-parameter")
+def log_param():
+    req = RequestData.current()
+    services().runs.log_param(_run_id(req), req.str("key", required=True), req.str("value") or "")
+    return json_response({})
+
+
+@routes.post("/runs/set-tag")
+def set_tag():
+    req = RequestData.current()
+    services().runs.set_tag(_run_id(req), req.str("key", required=True), req.str("value") or "")
+    return json_response({})
+
+
+@routes.post("/runs/delete-tag")
+def delete_tag():
+    req = RequestData.current()
+    services().runs.delete_tag(_run_id(req), req.str("key", required=True))
+    return json_response({})
+
+
+@routes.post("/runs/log-batch")
+def log_batch():
+    if (request.content_length or 0) > MAX_LOG_BATCH_REQUEST_BYTES:
+        raise invalid(
+            f"Batched logging API requests must be at most {MAX_LOG_BATCH_REQUEST_BYTES} bytes, "
+            f"got payload of size {request.content_length}."
+        )
+    req = RequestData.current()
+    services().runs.log_batch(
+        _run_id(req),
+        metrics=[_metric(m) for m in req.obj_list("metrics")],
+        params=tag_pairs(req.obj_list("params")),
+        tags=tag_pairs(req.obj_list("tags")),
+    )
+    return json_response({})
+
+
+@routes.post("/runs/log-inputs")
+def log_inputs():
+    req = RequestData.current()
+    datasets = []
+    for item in req.obj_list("datasets"):
+        d = item.obj("dataset", required=True)
+        datasets.append(
+            DatasetInput(
+                name=d.str("name", required=True),
+                digest=d.str("digest", required=True),
+                source_type=d.str("source_type", required=True),
+                source=d.str("source", required=True),
+                schema=d.str("schema"),
+                profile=d.str("profile"),
+                tags=dict(tag_pairs(item.obj_list("tags"))),
+            )
+        )
+    services().runs.log_inputs(_run_id(req), datasets)
+    return json_response({})
+
+
+@routes.route("/runs/search", methods=("GET", "POST"))
+def search_runs():
+    req = RequestData.current()
+    page = services().runs.search(
+        experiment_ids=req.str_list("experiment_ids"),
+        filter_string=req.str("filter"),
+        view_type=req.str("run_view_type"),
+        max_results=req.int("max_results", default=1000),
+        order_by=req.str_list("order_by"),
+        page_token=req.str("page_token"),
+    )
+    out = {}
+    if page.items:
+        out["runs"] = [run_json(r) for r in page.items]
+    if page.token:
+        out["next_page_token"] = page.token
+    return json_response(out)

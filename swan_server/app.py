@@ -1,0 +1,61 @@
+"""The Flask application: every face mounted on one set of services."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from swan_server.api.mlflow import register as register_mlflow
+from swan_server.api.mlflow.wire import error_response, swan_error_response
+from swan_server.config import Settings
+from swan_server.errors import BAD_REQUEST, ENDPOINT_NOT_FOUND, INTERNAL_ERROR, PAYLOAD_TOO_LARGE, SwanError
+from swan_server.services.container import Services
+
+log = logging.getLogger("swan.server")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("swan_server", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions["swan"] = services or Services.build(settings)
+
+    @app.get("/health")
+    def health():
+        return Response("OK", mimetype="text/plain")
+
+    register_mlflow(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _is_api_path(path: str) -> bool:
+    return path.startswith(("/api/", "/ajax-api/", "/get-artifact"))
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SwanError)
+    def _swan_error(exc: SwanError):
+        return swan_error_response(exc)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc):
+        return error_response(PAYLOAD_TOO_LARGE, "Request body is too large", 413)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not _is_api_path(request.path):
+            return exc
+        if exc.code == 404:
+            return error_response(ENDPOINT_NOT_FOUND, f"No such endpoint: {request.method} {request.path}", 404)
+        if exc.code == 405:
+            return error_response(ENDPOINT_NOT_FOUND, f"Method {request.method} is not allowed on {request.path}", 405)
+        return error_response(BAD_REQUEST, exc.description or exc.name, exc.code or 400)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # Logged with its traceback on the server; the client only gets a clean error.
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(INTERNAL_ERROR, f"Internal error: {type(exc).__name__}", 500)

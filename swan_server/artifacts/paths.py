@@ -1,0 +1,42 @@
+"""Artifact path validation: nothing may leave the artifact root."""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import unquote
+
+from swan_server.errors import invalid
+
+
+def safe_relative_path(path: str | None, *, allow_empty: bool = True) -> str:
+    """Normalise a client-supplied artifact path to a clean relative POSIX path, or raise 400.
+
+    Refused: absolute paths, drive letters, backslashes, NUL bytes, and any `..` component, also
+    when percent-encoded (the path is decoded repeatedly until it is stable before checking)."""
+    if path is None:
+        path = ""
+    if not isinstance(path, str):
+        raise invalid(f"Invalid artifact path {path!r}")
+    decoded = path
+    for _ in range(3):
+        nxt = unquote(decoded)
+        if nxt == decoded:
+            break
+        decoded = nxt
+    for candidate in (path, decoded):
+        if "\x00" in candidate or "\\" in candidate:
+            raise invalid(f"Invalid artifact path '{path}'")
+        if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
+            raise invalid(f"Invalid artifact path '{path}': absolute paths are not allowed")
+        if any(part == ".." for part in candidate.split("/")):
+            raise invalid(f"Invalid artifact path '{path}': '..' is not allowed")
+    clean = posixpath.normpath(path) if path else ""
+    if clean in (".", ""):
+        if not allow_empty:
+            raise invalid("An artifact path is required")
+        return ""
+    return clean
+
+
+def join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))

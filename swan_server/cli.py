@@ -1,0 +1,74 @@
+"""Server-side commands: `swan server` and `swan db upgrade`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from swan_server.config import Settings, default_artifacts_destination, default_backend_store_uri
+
+
+def _store_options(fn):
+    fn = click.option(
+        "--backend-store-uri",
+        envvar="SWAN_BACKEND_STORE_URI",
+        default=None,
+        help="SQLAlchemy URI of the tracking database [default: sqlite:///$SWAN_HOME/swan.db].",
+    )(fn)
+    return fn
+
+
+@click.command("server")
+@click.option("--host", envvar="SWAN_HOST", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", envvar="SWAN_PORT", default=5000, type=int, show_default=True, help="Port to listen on.")
+@_store_options
+@click.option(
+    "--artifacts-destination",
+    envvar="SWAN_ARTIFACTS_DESTINATION",
+    default=None,
+    help="Where artifacts are stored [default: $SWAN_HOME/artifacts].",
+)
+@click.option("--workers", envvar="SWAN_WORKERS", default=1, type=int, show_default=True, help="Server worker processes.")
+@click.option("--threads", envvar="SWAN_THREADS", default=8, type=int, show_default=True, help="Threads per worker.")
+def server(host, port, backend_store_uri, artifacts_destination, workers, threads):
+    """Start the tracking server (MLflow REST API, artifacts proxy, health)."""
+    from swan_server.db.engine import make_engine, upgrade
+    from swan_server.wsgi import run_gunicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings(
+        backend_store_uri=backend_store_uri or default_backend_store_uri(),
+        artifacts_destination=artifacts_destination or default_artifacts_destination(),
+        host=host,
+        port=port,
+        workers=workers,
+    )
+    engine = make_engine(settings.backend_store_uri)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # a clear one-line error instead of a traceback
+        click.echo(f"swan: cannot prepare the database {engine.url.render_as_string()}: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo(f"Swan listening on http://{host}:{port}  (store: {engine.url.render_as_string()}, artifacts: {settings.artifacts_destination})")
+    run_gunicorn(settings, workers=workers, threads=threads)
+
+
+@click.group("db")
+def db():
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@_store_options
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(backend_store_uri, revision):
+    """Create or upgrade the schema (the server does this at start too)."""
+    from swan_server.db.engine import current_revision, make_engine, upgrade
+
+    engine = make_engine(backend_store_uri or default_backend_store_uri())
+    upgrade(engine, revision)
+    click.echo(f"Database at revision {current_revision(engine)}")

@@ -1,0 +1,42 @@
+"""Server settings: every option is a CLI flag with a SWAN_* environment variable behind it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def swan_home() -> Path:
+    return Path(os.environ.get("SWAN_HOME") or Path.home() / ".swan").expanduser()
+
+
+def default_backend_store_uri() -> str:
+    return f"sqlite:///{swan_home() / 'swan.db'}"
+
+
+def default_artifacts_destination() -> str:
+    return str(swan_home() / "artifacts")
+
+
+@dataclass
+class Settings:
+    backend_store_uri: str = field(default_factory=default_backend_store_uri)
+    artifacts_destination: str = field(default_factory=default_artifacts_destination)
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    # Largest request body accepted outside the streamed artifact routes (bytes).
+    max_request_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        s = cls()
+        s.backend_store_uri = os.environ.get("SWAN_BACKEND_STORE_URI") or s.backend_store_uri
+        s.artifacts_destination = (
+            os.environ.get("SWAN_ARTIFACTS_DESTINATION") or s.artifacts_destination
+        )
+        s.host = os.environ.get("SWAN_HOST") or s.host
+        s.port = int(os.environ.get("SWAN_PORT") or s.port)
+        s.workers = int(os.environ.get("SWAN_WORKERS") or s.workers)
+        return s

@@ -1,0 +1,43 @@
+"""The few statements that differ between SQLite, PostgreSQL and MySQL/MariaDB."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, func, literal
+from sqlalchemy import insert as generic_insert
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql import ColumnElement
+
+
+def insert_ignore(table: Table, dialect_name: str):
+    """INSERT that silently skips rows whose primary/unique key already exists."""
+    if dialect_name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect_name in ("mysql", "mariadb"):
+        return mysql.insert(table).prefix_with("IGNORE")
+    return generic_insert(table)
+
+
+def like(column: ColumnElement, pattern: str, dialect_name: str, case_sensitive: bool) -> ColumnElement:
+    """MLflow's LIKE is case-sensitive on every backend and ILIKE is not."""
+    if not case_sensitive:
+        return func.lower(column).like(func.lower(literal(pattern)))
+    if dialect_name in ("mysql", "mariadb"):
+        # Default MySQL collations compare case-insensitively; BINARY makes LIKE exact.
+        return column.op("LIKE BINARY")(literal(pattern))
+    return column.like(pattern)  # SQLite runs with PRAGMA case_sensitive_like=ON
+
+
+def string_equals(column: ColumnElement, value: str, dialect_name: str, negate: bool = False) -> ColumnElement:
+    if dialect_name in ("mysql", "mariadb"):
+        expr = column.op("= BINARY")(literal(value))
+        return ~expr if negate else expr
+    return column != value if negate else column == value
+
+
+def int_div(numerator: ColumnElement, denominator: int, dialect_name: str) -> ColumnElement:
+    """Integer division of non-negative integers (MySQL's `/` would return a decimal)."""
+    if dialect_name in ("mysql", "mariadb"):
+        return numerator.op("DIV")(denominator)
+    return numerator / denominator

@@ -1,0 +1,181 @@
+"""The SQL schema, as SQLAlchemy Core tables.
+
+The store reads and writes through these tables with Core statements (no ORM objects on the hot
+path). Alembic migrations in `migrations/versions` create and evolve the same tables; a test
+checks that a migrated database matches this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# Double precision everywhere a metric value lives (MySQL's FLOAT would be single precision).
+Double = Float(precision=53)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    # The MLflow experiment id, as an integer. "Default" is 0.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    # The MLflow experiment name: unique across the server ("P", or "W/P" outside the admin workspace).
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", String(1000), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+)
+
+project_tags = Table(
+    "project_tags",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("project_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), nullable=False, unique=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(250), nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", String(1000), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Index("ix_runs_project_stage_start", "project_id", "lifecycle_stage", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+# One row per (run, key): the summary that run lists and search read instead of the points.
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    # "Latest" is the point with the largest (step, timestamp, value), as in MLflow.
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("last_value", Double, nullable=False),
+    Column("last_is_nan", Boolean, nullable=False),
+    Column("min_value", Double, nullable=True),
+    Column("max_value", Double, nullable=True),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("min_timestamp", BigInteger, nullable=False),
+    Column("max_timestamp", BigInteger, nullable=False),
+    Column("point_count", BigInteger, nullable=False),
+    UniqueConstraint("run_id", "key"),
+)
+
+# One row per point. The primary key makes an exact duplicate (a resent batch) collapse into
+# the existing row, and serves history reads by (series, step).
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("series_id", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    # NaN is stored as 0 with is_nan set (MySQL has no NaN); infinities are clamped to ±DBL_MAX.
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("series_id", "step", "timestamp", "value", "is_nan"),
+    sqlite_with_rowid=False,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    UniqueConstraint("project_id", "name", "digest"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("run_id", "dataset_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_id", Integer, ForeignKey("run_inputs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_id", "key"),
+)
+
+# Write batches already applied, by content hash or client idempotency key, so that a batch a
+# client resends after a timeout changes nothing.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("batch_key", String(64), primary_key=True),
+    Column("created_time", BigInteger, nullable=False),
+)

@@ -1,0 +1,3 @@
+from swan_server.store.abstract import TrackingStore
+
+__all__ = ["TrackingStore"]

@@ -1,0 +1,101 @@
+"""The tracking store contract. The docstrings are the contract; `sql.SqlTrackingStore` is the
+implementation every face uses. A columnar points store, or a REST client, would be another."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from swan_server.entities import DatasetInput, Experiment, Metric, PagedList, Run, RunInfo
+
+VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
+VIEW_TYPES = (VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL)
+
+
+class TrackingStore(ABC):
+    # -- experiments (Swan projects) -------------------------------------------------------
+    @abstractmethod
+    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
+        """Create an experiment and return its id. RESOURCE_ALREADY_EXISTS if the name is taken,
+        also by a deleted experiment."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """RESOURCE_DOES_NOT_EXIST if there is no such experiment (active or deleted)."""
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """None when no experiment has this name."""
+
+    @abstractmethod
+    def search_experiments(self, view_type: str, max_results: int, filter_string: str | None,
+                           order_by: list[str] | None, page_token: str | None) -> PagedList:
+        """Experiments matching the filter; a token is returned only when more exist."""
+
+    @abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft delete: the experiment and its active runs become deleted."""
+
+    @abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    @abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    # -- runs --------------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(self, experiment_id: str, user_id: str | None, start_time: int | None,
+                   tags: dict[str, str], run_name: str | None, run_id: str | None = None) -> Run:
+        """Create a run in an active experiment. `run_name` and the `mlflow.runName` tag agree."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params, tags and dataset inputs."""
+
+    @abstractmethod
+    def update_run_info(self, run_id: str, status: str | None, end_time: int | None,
+                        run_name: str | None) -> RunInfo: ...
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def log_batch(self, run_id: str, metrics: list[Metric], params: dict[str, str],
+                  tags: dict[str, str], batch_key: str | None = None) -> None:
+        """Write everything in one transaction: it lands whole or not at all.
+
+        Exact duplicate points collapse into one. When `batch_key` is given and a batch with that
+        key was already applied, nothing is written. A param that already has a different value
+        fails the whole batch with INVALID_PARAMETER_VALUE."""
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None: ...
+
+    @abstractmethod
+    def search_runs(self, experiment_ids: list[str], filter_string: str | None, view_type: str,
+                    max_results: int, order_by: list[str] | None, page_token: str | None) -> PagedList:
+        """Runs matching MLflow's filter grammar, ordered (missing values last, then
+        start_time DESC, then run id), one page at a time."""
+
+    # -- metric reads ----------------------------------------------------------------------------
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str, max_results: int | None,
+                           page_token: str | None) -> PagedList:
+        """Every point of one series, ordered by step and timestamp, paged."""
+
+    @abstractmethod
+    def get_metric_history_bulk_interval(self, run_ids: list[str], key: str, start_step: int | None,
+                                         end_step: int | None, max_results: int) -> list[tuple[str, Metric]]:
+        """At most about `max_results` points per run across the step range, keeping the first and
+        last points; the cost is bounded by `max_results`, not by the length of the series."""

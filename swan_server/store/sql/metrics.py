@@ -1,0 +1,167 @@
+"""The metrics hot path: bulk ingestion with per-series summaries, and bounded reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection
+
+from swan_server.db import schema as t
+from swan_server.db.dialects import insert_ignore, int_div
+from swan_server.entities import Metric, PagedList
+from swan_server.store.paging import decode_offset, encode_offset
+from swan_server.store.sql.base import SqlStoreBase, decode_value, encode_value, now_ms
+
+S = t.metric_series
+P = t.metric_points
+
+# Points per INSERT statement: keeps every statement under SQLite's bound-parameter limit.
+INSERT_CHUNK = 5000
+
+
+def _summary(points: list[tuple[int, int, float, bool]], old=None) -> dict:
+    """Merge a batch of (step, timestamp, value, is_nan) into a series summary."""
+    last = max(points, key=lambda p: (p[0], p[1], p[2]))
+    real = [p[2] for p in points if not p[3]]
+    mins = [min(real)] if real else []
+    maxs = [max(real)] if real else []
+    steps = [p[0] for p in points]
+    stamps = [p[1] for p in points]
+    if old is not None:
+        if (old.last_step, old.last_timestamp, old.last_value) >= (last[0], last[1], last[2]):
+            last = (old.last_step, old.last_timestamp, old.last_value, old.last_is_nan)
+        if old.min_value is not None:
+            mins.append(old.min_value)
+            maxs.append(old.max_value)
+        steps += [old.min_step, old.max_step]
+        stamps += [old.min_timestamp, old.max_timestamp]
+    return {
+        "last_step": last[0],
+        "last_timestamp": last[1],
+        "last_value": last[2],
+        "last_is_nan": last[3],
+        "min_value": min(mins) if mins else None,
+        "max_value": max(maxs) if maxs else None,
+        "min_step": min(steps),
+        "max_step": max(steps),
+        "min_timestamp": min(stamps),
+        "max_timestamp": max(stamps),
+    }
+
+
+class MetricsMixin(SqlStoreBase):
+    def log_batch(self, run_id, metrics, params, tags, batch_key=None):
+        with self.write() as conn:
+            row = self._active_run_row(conn, run_id)
+            if batch_key is not None:
+                claimed = conn.execute(
+                    insert_ignore(t.applied_batches, self.dialect).values(batch_key=batch_key, created_time=now_ms())
+                ).rowcount
+                if claimed == 0:
+                    return  # this exact batch was applied before: a client resend
+            self._log_params(conn, row, params)
+            self._set_tags(conn, row.id, tags)
+            if metrics:
+                self._insert_metrics(conn, row.id, metrics)
+
+    def _insert_metrics(self, conn: Connection, run_pk: int, metrics: list[Metric]) -> int:
+        """Insert points and fold them into their series summaries; returns points inserted
+        (exact duplicates of stored points are not inserted again)."""
+        by_key: dict[str, list[tuple[int, int, float, bool]]] = defaultdict(list)
+        for m in metrics:
+            value, is_nan = encode_value(m.value)
+            by_key[m.key].append((m.step, m.timestamp, value, is_nan))
+        series = self._lock_series(conn, run_pk, by_key)
+        inserted = 0
+        ins = insert_ignore(P, self.dialect)
+        for key, points in by_key.items():
+            old = series[key]
+            n = 0
+            for start in range(0, len(points), INSERT_CHUNK):
+                rows = [
+                    {"series_id": old.id, "step": p[0], "timestamp": p[1], "value": p[2], "is_nan": p[3]}
+                    for p in points[start : start + INSERT_CHUNK]
+                ]
+                n += conn.execute(ins, rows).rowcount
+            values = _summary(points, old)
+            values["point_count"] = S.c.point_count + n
+            conn.execute(update(S).where(S.c.id == old.id).values(**values))
+            inserted += n
+        return inserted
+
+    def _lock_series(self, conn: Connection, run_pk: int, by_key: dict) -> dict:
+        """The summary rows of these keys, created when missing, locked for this transaction."""
+        keys = sorted(by_key)
+        query = select(S).where(S.c.run_id == run_pk, S.c.key.in_(keys)).order_by(S.c.id).with_for_update()
+        found = {r.key: r for r in conn.execute(query)}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            conn.execute(
+                insert_ignore(S, self.dialect),
+                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k])} for k in missing],
+            )
+            query = select(S).where(S.c.run_id == run_pk, S.c.key.in_(missing)).with_for_update()
+            found.update({r.key: r for r in conn.execute(query)})
+        return found
+
+    # -- reads -------------------------------------------------------------------------------------
+    def _series_id(self, conn: Connection, run_pk: int, key: str):
+        return conn.execute(select(S.c.id).where(S.c.run_id == run_pk, S.c.key == key)).scalar()
+
+    def get_metric_history(self, run_id, key, max_results, page_token):
+        offset = decode_offset(page_token)
+        with self.read() as conn:
+            run = self._run_row(conn, run_id)
+            series_id = self._series_id(conn, run.id, key)
+            if series_id is None:
+                return PagedList([], None)
+            query = (
+                select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
+                .where(P.c.series_id == series_id)
+                .order_by(P.c.step, P.c.timestamp, P.c.value)
+            )
+            if offset:
+                query = query.offset(offset)
+            if max_results:
+                query = query.limit(max_results + 1)
+            rows = conn.execute(query).all()
+        has_more = bool(max_results) and len(rows) > max_results
+        if has_more:
+            rows = rows[:max_results]
+        items = [Metric(key, decode_value(v, nan), ts, step) for step, ts, v, nan in rows]
+        return PagedList(items, encode_offset(offset + max_results) if has_more else None)
+
+    def get_metric_history_bulk_interval(self, run_ids, key, start_step, end_step, max_results):
+        out = []
+        with self.read() as conn:
+            for run_id in run_ids:
+                run = self._run_row(conn, run_id)
+                srow = conn.execute(select(S).where(S.c.run_id == run.id, S.c.key == key)).first()
+                if srow is None:
+                    continue
+                lo = srow.min_step if start_step is None else max(start_step, srow.min_step)
+                hi = srow.max_step if end_step is None else min(end_step, srow.max_step)
+                if lo > hi:
+                    continue
+                in_range = and_(P.c.series_id == srow.id, P.c.step >= lo, P.c.step <= hi)
+                cols = (P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
+                if srow.point_count <= max_results:
+                    rows = conn.execute(select(*cols).where(in_range).order_by(P.c.step, P.c.timestamp)).all()
+                else:
+                    rows = self._sampled_points(conn, srow.id, in_range, lo, hi, max_results)
+                out.extend((run_id, Metric(key, decode_value(v, nan), ts, step)) for step, ts, v, nan in rows)
+        return out
+
+    def _sampled_points(self, conn, series_id, in_range, lo, hi, max_results):
+        """The last point of each of about max_results equal step buckets, plus the first point."""
+        width = max(1, -(-(hi - lo + 1) // max(1, max_results - 1)))
+        bucket = int_div(P.c.step - lo, width, self.dialect)
+        chosen = select(func.max(P.c.step).label("s")).where(in_range).group_by(bucket).subquery()
+        first = select(func.min(P.c.step)).where(in_range).scalar_subquery()
+        rows = conn.execute(
+            select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
+            .where(P.c.series_id == series_id, (P.c.step.in_(select(chosen.c.s))) | (P.c.step == first))
+            .order_by(P.c.step, P.c.timestamp)
+        ).all()
+        return rows

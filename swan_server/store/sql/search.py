@@ -1,0 +1,127 @@
+"""search_runs: MLflow's filter grammar and ordering, compiled to one SQL query over the runs,
+their params, tags, dataset inputs and metric summaries (never the points table)."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, case, literal, select
+from sqlalchemy.sql import ColumnElement
+
+from swan_server.db import schema as t
+
+from swan_server.entities import PagedList
+from swan_server.errors import invalid
+from swan_server.search.filter import (
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    PARAM,
+    TAG,
+    Comparison,
+    parse_run_filter,
+    parse_run_order_by,
+)
+from swan_server.store.paging import decode_offset, encode_offset
+from swan_server.store.sql.base import chunks, parse_experiment_id
+from swan_server.store.sql.experiments import lifecycle_condition
+from swan_server.store.sql.runs import RunsMixin
+
+R = t.runs
+_ATTRIBUTE_COLUMNS = {
+    "run_id": R.c.run_uuid,
+    "run_name": R.c.name,
+    "status": R.c.status,
+    "user_id": R.c.user_id,
+    "artifact_uri": R.c.artifact_uri,
+    "lifecycle_stage": R.c.lifecycle_stage,
+    "start_time": R.c.start_time,
+    "end_time": R.c.end_time,
+}
+MAX_RESULTS_LIMIT = 50_000
+
+
+class RunSearchMixin(RunsMixin):
+    def _condition(self, c: Comparison) -> ColumnElement:
+        if c.entity == ATTRIBUTE:
+            return self._compare(_ATTRIBUTE_COLUMNS[c.key], c.op, c.value)
+        if c.entity == METRIC:
+            s = t.metric_series
+            return (
+                select(s.c.id)
+                .where(s.c.run_id == R.c.id, s.c.key == c.key, self._compare(s.c.last_value, c.op, c.value))
+                .exists()
+            )
+        if c.entity in (PARAM, TAG):
+            table = t.params if c.entity == PARAM else t.run_tags
+            has_key = select(table.c.run_id).where(table.c.run_id == R.c.id, table.c.key == c.key)
+            if c.op == "IS NULL":
+                return ~has_key.exists()
+            if c.op == "IS NOT NULL":
+                return has_key.exists()
+            return has_key.where(self._compare(table.c.value, c.op, c.value)).exists()
+        if c.entity == DATASET:
+            ri, d, it = t.run_inputs, t.datasets, t.input_tags
+            query = select(ri.c.id).join(d, d.c.id == ri.c.dataset_id).where(ri.c.run_id == R.c.id)
+            if c.key == "context":
+                query = query.join(it, and_(it.c.input_id == ri.c.id, it.c.key == "mlflow.data.context")).where(
+                    self._compare(it.c.value, c.op, c.value)
+                )
+            else:
+                query = query.where(self._compare(d.c[c.key], c.op, c.value))
+            return query.exists()
+        raise invalid(f"Unsupported filter entity {c.entity}")
+
+    def search_runs(self, experiment_ids, filter_string, view_type, max_results, order_by, page_token):
+        if max_results is None:
+            max_results = 1000
+        if not 1 <= max_results <= MAX_RESULTS_LIMIT:
+            raise invalid(f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {MAX_RESULTS_LIMIT}")
+        comparisons = parse_run_filter(filter_string)
+        orders = parse_run_order_by(order_by)
+        offset = decode_offset(page_token)
+        exp_ids = [parse_experiment_id(e) for e in experiment_ids]
+        if not exp_ids:
+            return PagedList([], None)
+
+        query = select(R).where(R.c.project_id.in_(exp_ids))
+        cond = lifecycle_condition(R.c.lifecycle_stage, view_type)
+        if cond is not None:
+            query = query.where(cond)
+        for c in comparisons:
+            query = query.where(self._condition(c))
+
+        ordering = []
+        for i, o in enumerate(orders):
+            if o.entity == ATTRIBUTE:
+                col = _ATTRIBUTE_COLUMNS[o.key]
+                ordering += [case((col.is_(None), 1), else_=0), col.asc() if o.ascending else col.desc()]
+                continue
+            if o.entity == METRIC:
+                s = t.metric_series.alias(f"o{i}")
+                query = query.outerjoin(s, and_(s.c.run_id == R.c.id, s.c.key == o.key))
+                # Missing values sort last in both directions, NaN just before them.
+                ordering += [
+                    case((s.c.id.is_(None), 2), (s.c.last_is_nan == literal(True), 1), else_=0),
+                    s.c.last_value.asc() if o.ascending else s.c.last_value.desc(),
+                ]
+            else:
+                table = (t.params if o.entity == PARAM else t.run_tags).alias(f"o{i}")
+                query = query.outerjoin(table, and_(table.c.run_id == R.c.id, table.c.key == o.key))
+                ordering += [
+                    case((table.c.run_id.is_(None), 1), else_=0),
+                    table.c.value.asc() if o.ascending else table.c.value.desc(),
+                ]
+        if not any(o.entity == ATTRIBUTE and o.key == "start_time" for o in orders):
+            ordering.append(R.c.start_time.desc())
+        ordering.append(R.c.run_uuid.asc())
+        query = query.order_by(*ordering).offset(offset).limit(max_results + 1)
+
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            has_more = len(rows) > max_results
+            rows = rows[:max_results]
+            runs = []
+            for part in chunks(rows):
+                runs.extend(self._load_runs(conn, part))
+        return PagedList(runs, encode_offset(offset + max_results) if has_more else None)
+
+

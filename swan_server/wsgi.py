@@ -1,0 +1,51 @@
+"""Serving: gunicorn with threaded workers (each worker builds its own app and pool)."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from swan_server.config import Settings
+
+
+def app_from_env():
+    """WSGI entry point for external servers: `gunicorn 'swan_server.wsgi:app_from_env()'`."""
+    from swan_server.app import create_app
+
+    return create_app(Settings.from_env())
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict):
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from swan_server.app import create_app
+        from swan_server.services.container import Services
+
+        # The schema was upgraded once by the launcher; workers only connect.
+        return create_app(self.settings, Services.build(self.settings, migrate=False))
+
+
+def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None:
+    _Gunicorn(
+        settings,
+        {
+            "bind": f"{settings.host}:{settings.port}",
+            "workers": max(1, workers),
+            "worker_class": "gthread",
+            "threads": max(1, threads),
+            # gthread workers heartbeat from their main thread, so long uploads are not killed.
+            "timeout": 120,
+            "graceful_timeout": 30,
+            "keepalive": 30,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+        },
+    ).run()
