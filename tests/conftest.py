@@ -1,0 +1,64 @@
+import os
+
+import pytest
+
+from tests.server import LiveServer
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One live `swan server` (SQLite, local artifacts) shared by the session's tests."""
+    srv = LiveServer(tmp_path_factory.mktemp("swan-home")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(server):
+    return server.url
+
+
+@pytest.fixture()
+def mlflow_client(tracking_uri, monkeypatch):
+    import mlflow
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    # Fail fast in tests instead of retrying for minutes on a 5xx.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri)
+
+
+@pytest.fixture()
+def api(tracking_uri):
+    """Raw HTTP access for wire-level checks."""
+    import requests
+
+    class Api:
+        base = tracking_uri
+
+        def get(self, path, **kw):
+            return requests.get(tracking_uri + path, timeout=60, **kw)
+
+        def post(self, path, **kw):
+            return requests.post(tracking_uri + path, timeout=60, **kw)
+
+        def put(self, path, **kw):
+            return requests.put(tracking_uri + path, timeout=600, **kw)
+
+        def delete(self, path, **kw):
+            return requests.delete(tracking_uri + path, timeout=60, **kw)
+
+    return Api()
+
+
+@pytest.fixture()
+def unique_name(request):
+    """A name no other test uses (tests share one server)."""
+    import uuid
+
+    return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
+
+
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
