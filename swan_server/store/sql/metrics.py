@@ -74,16 +74,12 @@ class MetricsMixin(SqlStoreBase):
             by_key[m.key].append((m.step, m.timestamp, value, is_nan))
         series = self._lock_series(conn, run_pk, by_key)
         inserted = 0
-        ins = insert_ignore(P, self.dialect)
         for key, points in by_key.items():
             old = series[key]
             n = 0
             for start in range(0, len(points), INSERT_CHUNK):
-                rows = [
-                    {"series_id": old.id, "step": p[0], "timestamp": p[1], "value": p[2], "is_nan": p[3]}
-                    for p in points[start : start + INSERT_CHUNK]
-                ]
-                n += conn.execute(ins, rows).rowcount
+                rows = [(old.id, *p) for p in points[start : start + INSERT_CHUNK]]
+                n += self.points_inserter.insert(conn, rows)
             values = _summary(points, old)
             values["point_count"] = S.c.point_count + n
             conn.execute(update(S).where(S.c.id == old.id).values(**values))
