@@ -15,9 +15,10 @@ def main():
 
 def _add_server_commands() -> None:
     from swan_server.cli import db, server
+    from swan_server.cli_users import keys, users
 
-    main.add_command(server)
-    main.add_command(db)
+    for command in (server, db, users, keys):
+        main.add_command(command)
 
 
 _add_server_commands()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from swan_server.config import Settings, default_artifacts_destination, default_backend_store_uri
+from swan_server.config import Settings, default_artifacts_destination, default_backend_store_uri, swan_home
 
 
 def _store_options(fn):
@@ -35,6 +35,8 @@ def _store_options(fn):
 def server(host, port, backend_store_uri, artifacts_destination, workers, threads):
     """Start the tracking server (MLflow REST API, artifacts proxy, health)."""
     from swan_server.db.engine import make_engine, upgrade
+    from swan_server.services.identity import IdentityService
+    from swan_server.store.sql import SqlTrackingStore
     from swan_server.wsgi import run_gunicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,11 +50,15 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
     engine = make_engine(settings.backend_store_uri)
     try:
         upgrade(engine)
+        admin_key = IdentityService(SqlTrackingStore(engine)).ensure_admin(swan_home())
     except Exception as exc:  # a clear one-line error instead of a traceback
         click.echo(f"swan: cannot prepare the database {engine.url.render_as_string()}: {exc}", err=True)
         sys.exit(1)
     finally:
         engine.dispose()
+    if admin_key:
+        click.echo(f"Created the 'admin' user. Its API key (also saved in {swan_home() / 'admin_api_key'}):")
+        click.echo(admin_key)
     click.echo(f"Swan listening on http://{host}:{port}  (store: {engine.url.render_as_string()}, artifacts: {settings.artifacts_destination})")
     run_gunicorn(settings, workers=workers, threads=threads)
 

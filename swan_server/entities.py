@@ -68,3 +68,17 @@ class Run:
 class PagedList:
     items: list
     token: str | None = None
+
+
+ROLES = ("admin", "member", "viewer")
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    role: str
+    disabled: bool
+    workspace_id: int | None
+    display_name: str | None = None
+    created_time: int = 0

@@ -179,3 +179,42 @@ applied_batches = Table(
     Column("batch_key", String(64), primary_key=True),
     Column("created_time", BigInteger, nullable=False),
 )
+
+# -- identity -----------------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("display_name", String(255), nullable=True),
+    Column("role", String(16), nullable=False),  # admin | member | viewer
+    Column("disabled", Boolean, nullable=False),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# API keys are stored as SHA-256 digests (the keys are long random tokens, so a fast digest is
+# enough); the plain key is shown once, when it is created.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),
+    Column("description", String(255), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("revoked_time", BigInteger, nullable=True),
+)
+
+# Login sessions (SwanLab's `sid` cookie, the dashboard's cookie): shared by every worker.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("sid_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=False),
+    Index("ix_sessions_expires_time", "expires_time"),
+)

@@ -9,6 +9,7 @@ from swan_server.config import Settings
 from swan_server.db.engine import make_engine, upgrade
 from swan_server.services.artifacts import ArtifactService
 from swan_server.services.experiments import ExperimentService
+from swan_server.services.identity import IdentityService
 from swan_server.services.runs import RunService
 from swan_server.store.abstract import TrackingStore
 from swan_server.store.sql import SqlTrackingStore
@@ -22,6 +23,7 @@ class Services:
     experiments: ExperimentService
     runs: RunService
     artifacts: ArtifactService
+    identity: IdentityService
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -37,4 +39,5 @@ class Services:
             experiments=ExperimentService(store),
             runs=RunService(store),
             artifacts=ArtifactService(store, artifact_store),
+            identity=IdentityService(store),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from swan_server.entities import DatasetInput, Experiment, Metric, PagedList, Run, RunInfo
+from swan_server.entities import DatasetInput, Experiment, Metric, PagedList, Run, RunInfo, User
 
 VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL = "ACTIVE_ONLY", "DELETED_ONLY", "ALL"
 VIEW_TYPES = (VIEW_ACTIVE, VIEW_DELETED, VIEW_ALL)
@@ -99,3 +99,42 @@ class TrackingStore(ABC):
                                          end_step: int | None, max_results: int) -> list[tuple[str, Metric]]:
         """At most about `max_results` points per run across the step range, keeping the first and
         last points; the cost is bounded by `max_results`, not by the length of the series."""
+
+
+class IdentityStore(ABC):
+    """Users, hashed API keys and login sessions."""
+
+    @abstractmethod
+    def create_user(self, name: str, role: str, display_name: str | None = None) -> User:
+        """Create a user and its own workspace; RESOURCE_ALREADY_EXISTS if the name is taken."""
+
+    @abstractmethod
+    def get_user(self, name: str) -> User | None: ...
+
+    @abstractmethod
+    def list_users(self) -> list[User]: ...
+
+    @abstractmethod
+    def set_user_disabled(self, name: str, disabled: bool) -> None:
+        """Disabling a user also ends its sessions."""
+
+    @abstractmethod
+    def add_api_key(self, user_id: int, key_hash: str, prefix: str, description: str | None = None) -> int: ...
+
+    @abstractmethod
+    def revoke_api_key(self, prefix: str) -> int:
+        """Revoke the active keys with this prefix; returns how many."""
+
+    @abstractmethod
+    def user_by_key_hash(self, key_hash: str) -> User | None:
+        """The owner of an active (not revoked) key."""
+
+    @abstractmethod
+    def create_session(self, sid_hash: str, user_id: int, expires_time: int) -> None: ...
+
+    @abstractmethod
+    def user_by_session(self, sid_hash: str) -> User | None:
+        """The user of an unexpired session."""
+
+    @abstractmethod
+    def delete_session(self, sid_hash: str) -> None: ...
