@@ -218,3 +218,249 @@ sessions = Table(
     Column("expires_time", BigInteger, nullable=False),
     Index("ix_sessions_expires_time", "expires_time"),
 )
+
+# -- media, console logs, run profiles, liveness, project columns (migration 0003) -------------
+
+# One row per media item (image, audio, text, video, chart, ...) logged at a step. The bytes are
+# an artifact of the run at `path` (relative to the run's artifact root); this row is the index
+# the dashboard and the APIs read. A resent item (same run, key, step, seq) changes nothing.
+media_items = Table(
+    "media_items",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),  # position within the step (a list of images)
+    Column("kind", String(32), nullable=False),  # image | audio | text | video | echarts | ...
+    Column("path", String(1000), nullable=False),
+    Column("caption", Text, nullable=True),
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "key", "step", "seq"),
+)
+
+# Console output, one row per terminal line, numbered from 1 per run.
+log_lines = Table(
+    "log_lines",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "line"),
+)
+
+# Descriptive documents of a run, one per kind: config (JSON), metadata (JSON), requirements
+# (text), conda (text).
+run_profiles = Table(
+    "run_profiles",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "kind"),
+)
+
+# Last sign of life of a run whose client heartbeats; RUNNING runs that fall silent are crashed.
+run_heartbeats = Table(
+    "run_heartbeats",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("last_seen_time", BigInteger, nullable=False),
+    Index("ix_run_heartbeats_last_seen_time", "last_seen_time"),
+)
+
+# Chart/column definitions of a project (SwanLab "series"), one per key.
+project_columns = Table(
+    "project_columns",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("type", String(32), nullable=False),  # FLOAT | IMAGE | ... | SYSTEM
+    Column("section", String(250), nullable=True),
+    Column("x_axis", String(250), nullable=True),
+    Column("hidden", Boolean, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "key"),
+)
+
+# Server-wide secrets every worker shares (e.g. the key that signs upload URLs).
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# -- MLflow 3: model registry, logged models, traces (migration 0004) ---------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("user_id", String(256), nullable=True),
+    # The highest version number ever issued: numbers of deleted versions are never reused.
+    Column("last_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("model_id", "alias"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    # The MLflow 3 logged model (`m-<hex>`) this version was registered from, if any.
+    Column("logged_model_id", String(64), nullable=True),
+    # Where the version's files are, resolved at registration (`mlflow-artifacts:/...`).
+    Column("storage_location", Text, nullable=False),
+    UniqueConstraint("model_id", "version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("version_id", "key"),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False, unique=True),  # m-<32 hex>
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(1000), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Index("ix_logged_models_project_creation", "project_id", "creation_time"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("model_pk", "key"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_pk", "key"),
+)
+
+# The latest value of each metric logged with a model_id, per (model, key, dataset): written
+# beside the run's metric points only when a metric carries a model_id, read by model search.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("dataset_name", String(500), nullable=False),  # "" when the metric names no dataset
+    Column("dataset_digest", String(36), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    PrimaryKeyConstraint("model_pk", "key", "dataset_name", "dataset_digest"),
+)
+
+# LogOutputs: the logged models a run produced (`run.outputs.model_outputs`).
+run_model_outputs = Table(
+    "run_model_outputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_pk"),
+)
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trace_id", String(64), nullable=False, unique=True),  # tr-<32 hex>
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("client_request_id", String(250), nullable=True),
+    Column("request_time", BigInteger, nullable=False),
+    Column("execution_duration", BigInteger, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("request_preview", Text, nullable=True),
+    Column("response_preview", Text, nullable=True),
+    # Set once StartTraceV3 has written the trace's info (spans may arrive before it).
+    Column("info_finalized", Boolean, nullable=False),
+    Index("ix_traces_project_request_time", "project_id", "request_time"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("trace_pk", "key"),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=True),
+    PrimaryKeyConstraint("trace_pk", "key"),
+)
+
+trace_run_links = Table(
+    "trace_run_links",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    PrimaryKeyConstraint("trace_pk", "run_id"),
+)
