@@ -219,6 +219,81 @@ sessions = Table(
     Index("ix_sessions_expires_time", "expires_time"),
 )
 
+# -- media, console logs, run profiles, liveness, project columns (migration 0003) -------------
+
+# One row per media item (image, audio, text, video, chart, ...) logged at a step. The bytes are
+# an artifact of the run at `path` (relative to the run's artifact root); this row is the index
+# the dashboard and the APIs read. A resent item (same run, key, step, seq) changes nothing.
+media_items = Table(
+    "media_items",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),  # position within the step (a list of images)
+    Column("kind", String(32), nullable=False),  # image | audio | text | video | echarts | ...
+    Column("path", String(1000), nullable=False),
+    Column("caption", Text, nullable=True),
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "key", "step", "seq"),
+)
+
+# Console output, one row per terminal line, numbered from 1 per run.
+log_lines = Table(
+    "log_lines",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "line"),
+)
+
+# Descriptive documents of a run, one per kind: config (JSON), metadata (JSON), requirements
+# (text), conda (text).
+run_profiles = Table(
+    "run_profiles",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "kind"),
+)
+
+# Last sign of life of a run whose client heartbeats; RUNNING runs that fall silent are crashed.
+run_heartbeats = Table(
+    "run_heartbeats",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("last_seen_time", BigInteger, nullable=False),
+    Index("ix_run_heartbeats_last_seen_time", "last_seen_time"),
+)
+
+# Chart/column definitions of a project (SwanLab "series"), one per key.
+project_columns = Table(
+    "project_columns",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("type", String(32), nullable=False),  # FLOAT | IMAGE | ... | SYSTEM
+    Column("section", String(250), nullable=True),
+    Column("x_axis", String(250), nullable=True),
+    Column("hidden", Boolean, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "key"),
+)
+
+# Server-wide secrets every worker shares (e.g. the key that signs upload URLs).
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
 # -- MLflow 3: model registry, logged models, traces (migration 0004) ---------------------------
 
 registered_models = Table(
