@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from swan_server.api.mlflow import register as register_mlflow
+from swan_server.api.swanlab import register as register_swanlab
 from swan_server.api.mlflow.wire import error_response, swan_error_response
 from swan_server.config import Settings
 from swan_server.errors import BAD_REQUEST, ENDPOINT_NOT_FOUND, INTERNAL_ERROR, PAYLOAD_TOO_LARGE, SwanError
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return Response("OK", mimetype="text/plain")
 
     register_mlflow(app)
+    register_swanlab(app)
     _register_error_handlers(app)
     return app
 

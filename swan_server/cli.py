@@ -32,7 +32,11 @@ def _store_options(fn):
 )
 @click.option("--workers", envvar="SWAN_WORKERS", default=1, type=int, show_default=True, help="Server worker processes.")
 @click.option("--threads", envvar="SWAN_THREADS", default=8, type=int, show_default=True, help="Threads per worker.")
-def server(host, port, backend_store_uri, artifacts_destination, workers, threads):
+@click.option(
+    "--heartbeat-timeout", envvar="SWAN_HEARTBEAT_TIMEOUT", default=1800.0, type=float, show_default=True,
+    help="Seconds without a heartbeat after which a RUNNING (SwanLab) run is marked crashed (0 = never).",
+)
+def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout):
     """Start the tracking server (MLflow REST API, artifacts proxy, health)."""
     from swan_server.db.engine import make_engine, upgrade
     from swan_server.services.identity import IdentityService
@@ -46,6 +50,7 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
         host=host,
         port=port,
         workers=workers,
+        heartbeat_timeout=heartbeat_timeout,
     )
     engine = make_engine(settings.backend_store_uri)
     try:

@@ -28,6 +28,8 @@ class Settings:
     workers: int = 1
     # Largest request body accepted outside the streamed artifact routes (bytes).
     max_request_bytes: int = 64 * 1024 * 1024
+    # A RUNNING run whose client heartbeats and then falls silent this long is crashed (seconds).
+    heartbeat_timeout: float = 30 * 60.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -39,4 +41,5 @@ class Settings:
         s.host = os.environ.get("SWAN_HOST") or s.host
         s.port = int(os.environ.get("SWAN_PORT") or s.port)
         s.workers = int(os.environ.get("SWAN_WORKERS") or s.workers)
+        s.heartbeat_timeout = float(os.environ.get("SWAN_HEARTBEAT_TIMEOUT") or s.heartbeat_timeout)
         return s

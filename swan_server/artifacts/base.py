@@ -34,3 +34,19 @@ class ArtifactStore(ABC):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Delete a file or a whole directory tree."""
+
+    # -- direct uploads ----------------------------------------------------------------------------
+    # Stores with URLs of their own (S3) return presigned URLs here; the default None means "no
+    # such URLs", and the server hands out signed URLs to itself instead (`presign.DirectUploads`).
+    def presign_put(self, path: str, expires_in: int) -> str | None:
+        """A URL that accepts `PUT <bytes of path>` without credentials for `expires_in` s."""
+        return None
+
+    def presign_multipart(self, path: str, part_count: int, expires_in: int) -> tuple[str, list[str]] | None:
+        """(upload id, one PUT URL per part, numbered from 1) for a multipart upload of `path`."""
+        return None
+
+    def complete_multipart(self, path: str, upload_id: str, parts: list[tuple[int, str]]) -> bool:
+        """Assemble a multipart upload from (part number, ETag) pairs; False if this store did
+        not start it (then `DirectUploads` assembles its own)."""
+        return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from swan_server.artifacts import ArtifactStore, make_artifact_store
 from swan_server.config import Settings
@@ -10,7 +10,11 @@ from swan_server.db.engine import make_engine, upgrade
 from swan_server.services.artifacts import ArtifactService
 from swan_server.services.experiments import ExperimentService
 from swan_server.services.identity import IdentityService
+from swan_server.services.liveness import CrashDetector
+from swan_server.services.logs import LogService
+from swan_server.services.media import MediaService
 from swan_server.services.runs import RunService
+from swan_server.services.swanlab import SwanLabService
 from swan_server.store.abstract import TrackingStore
 from swan_server.store.sql import SqlTrackingStore
 
@@ -24,6 +28,10 @@ class Services:
     runs: RunService
     artifacts: ArtifactService
     identity: IdentityService
+    media: MediaService | None = field(default=None)
+    logs: LogService | None = field(default=None)
+    swanlab: SwanLabService | None = field(default=None)
+    crash_detector: CrashDetector | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -32,12 +40,25 @@ class Services:
             upgrade(engine)
         store = SqlTrackingStore(engine)
         artifact_store = make_artifact_store(settings.artifacts_destination)
+        from secrets import token_hex
+
+        from swan_server.artifacts.presign import DirectUploads, UploadSigner
+
+        runs = RunService(store)
+        identity = IdentityService(store)
+        media = MediaService(store)
+        logs = LogService(store, artifact_store)
+        uploads = DirectUploads(artifact_store, UploadSigner(lambda: store.server_secret("upload-url-key", lambda: token_hex(32))))
         return cls(
             settings=settings,
             store=store,
             artifact_store=artifact_store,
             experiments=ExperimentService(store),
-            runs=RunService(store),
+            runs=runs,
             artifacts=ArtifactService(store, artifact_store),
-            identity=IdentityService(store),
+            identity=identity,
+            media=media,
+            logs=logs,
+            swanlab=SwanLabService(store, runs, identity, media, logs, uploads, artifact_store),
+            crash_detector=CrashDetector(store, settings.heartbeat_timeout),
         )

@@ -138,3 +138,101 @@ class IdentityStore(ABC):
 
     @abstractmethod
     def delete_session(self, sid_hash: str) -> None: ...
+
+
+class RunDocumentStore(ABC):
+    """Per-run documents added with migration 0003: the media index, console log lines, run
+    profiles, liveness (heartbeats), project columns; plus the lookups and step-idempotent
+    ingestion that faces addressing runs by id alone (SwanLab) need."""
+
+    # -- media -------------------------------------------------------------------------------------
+    @abstractmethod
+    def add_media_items(self, run_id: str, items: list) -> int:
+        """Index media items (`records.MediaItem`) in one transaction; an item whose (key, step,
+        seq) is already indexed is left as it is. Returns how many rows were added."""
+
+    @abstractmethod
+    def list_media_items(self, run_id: str, key: str | None = None) -> list:
+        """The run's media items, ordered by key, step and seq."""
+
+    @abstractmethod
+    def media_last_steps(self, run_id: str) -> dict[str, int]:
+        """The largest step per media key."""
+
+    # -- console logs ------------------------------------------------------------------------------
+    @abstractmethod
+    def add_log_lines(self, run_id: str, lines: list) -> int:
+        """Store `records.LogLine`s in one transaction; a line number already stored is kept."""
+
+    @abstractmethod
+    def get_log_lines(self, run_id: str, start_line: int | None = None, max_lines: int | None = None) -> list:
+        """Lines ordered by line number, from `start_line` on."""
+
+    @abstractmethod
+    def last_log_line(self, run_id: str) -> int:
+        """The largest line number stored (0 when none)."""
+
+    # -- profiles ----------------------------------------------------------------------------------
+    @abstractmethod
+    def put_run_profile(self, run_id: str, kind: str, update, params: dict[str, str] | None = None) -> str:
+        """In one transaction: replace the run's `kind` document by `update(old content or None)`
+        and add `params` whose keys the run does not have yet (existing params keep their value).
+        Returns the stored content."""
+
+    @abstractmethod
+    def get_run_profiles(self, run_id: str) -> dict[str, str]:
+        """{kind: content} of the run's documents."""
+
+    # -- liveness ----------------------------------------------------------------------------------
+    @abstractmethod
+    def touch_heartbeat(self, run_id: str) -> None:
+        """Record that the run's client is alive now."""
+
+    @abstractmethod
+    def reopen_run(self, run_id: str) -> None:
+        """Status RUNNING, no end time, heartbeat now (a resumed run)."""
+
+    @abstractmethod
+    def end_run(self, run_id: str, status: str, end_time: int) -> None:
+        """Set a terminal status and end time; the run stops being watched for heartbeats."""
+
+    @abstractmethod
+    def crash_silent_runs(self, silent_since: int, status: str = "FAILED") -> int:
+        """One UPDATE: active RUNNING runs whose last heartbeat is older than `silent_since` (ms)
+        get `status` and end at their last heartbeat. Returns how many."""
+
+    # -- project columns ---------------------------------------------------------------------------
+    @abstractmethod
+    def upsert_project_columns(self, experiment_id: str, columns: list) -> None:
+        """Insert or replace `records.ProjectColumn`s by (project, key)."""
+
+    @abstractmethod
+    def list_project_columns(self, experiment_id: str) -> list: ...
+
+    # -- lookups and ingestion ---------------------------------------------------------------------
+    @abstractmethod
+    def run_context(self, run_id: str):
+        """`records.RunContext` of a run (with its project and workspace), or None."""
+
+    @abstractmethod
+    def workspace_of_experiment(self, experiment_id: str) -> str: ...
+
+    @abstractmethod
+    def workspace_id_by_name(self, name: str) -> int | None: ...
+
+    @abstractmethod
+    def count_runs(self, experiment_id: str) -> int:
+        """Active runs of an experiment."""
+
+    @abstractmethod
+    def log_metrics_once(self, run_id: str, metrics: list[Metric]) -> int:
+        """Insert, in one transaction, the points whose (key, step) the run does not have yet;
+        the rest is ignored. Returns how many points were inserted."""
+
+    @abstractmethod
+    def series_last_steps(self, run_id: str) -> dict[str, int]:
+        """The largest step per metric key."""
+
+    @abstractmethod
+    def server_secret(self, name: str, generate) -> str:
+        """A server-wide secret shared by every worker, created with `generate()` the first time."""

@@ -1,13 +1,22 @@
 """The SQLAlchemy tracking store: one implementation for SQLite, PostgreSQL and MySQL."""
 
-from swan_server.store.abstract import IdentityStore, TrackingStore
+from swan_server.store.abstract import IdentityStore, RunDocumentStore, TrackingStore
+from swan_server.store.sql.columns import ColumnsMixin
 from swan_server.store.sql.experiments import ExperimentsMixin
+from swan_server.store.sql.liveness import LivenessMixin
+from swan_server.store.sql.logs import LogsMixin
+from swan_server.store.sql.media import MediaMixin
 from swan_server.store.sql.metrics import MetricsMixin
+from swan_server.store.sql.profiles import ProfilesMixin
+from swan_server.store.sql.run_extras import RunExtrasMixin
 from swan_server.store.sql.search import RunSearchMixin
+from swan_server.store.sql.secrets import SecretsMixin
 from swan_server.store.sql.users import UsersMixin
 
 
-class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin, TrackingStore, IdentityStore):
+class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
+                       MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
+                       TrackingStore, IdentityStore, RunDocumentStore):
     pass
 
 

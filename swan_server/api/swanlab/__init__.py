@@ -1,0 +1,14 @@
+"""The SwanLab face: the routes the unmodified `swanlab` SDK (0.8 – 0.10) calls, under `/api`.
+
+Handlers are thin: they parse the wire request, call `SwanLabService`, and answer in SwanLab's
+format (`{code, message}` errors, standard reason phrases). See docs/SWANLAB-PROTOCOL.md."""
+
+from swan_server.api.swanlab import experiments, files, legacy, login, metrics, projects  # noqa: F401
+from swan_server.api.swanlab.common import bp
+
+
+def register(app) -> None:
+    app.register_blueprint(bp)
+    detector = app.extensions["swan"].crash_detector
+    if detector is not None:
+        detector.start()

@@ -1,0 +1,93 @@
+"""Run lookups for faces that address runs without their experiment (SwanLab's cuid routes),
+and step-idempotent metric ingestion."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from swan_server.db import schema as t
+from swan_server.entities import ACTIVE
+from swan_server.records import RunContext
+from swan_server.store.sql.base import SqlStoreBase
+
+R, P, W = t.runs, t.projects, t.workspaces
+S, PT = t.metric_series, t.metric_points
+# Steps per existence query (bound parameters stay far below every backend's limit).
+STEP_CHUNK = 5000
+
+
+class RunExtrasMixin(SqlStoreBase):
+    def run_context(self, run_id):
+        with self.read() as conn:
+            row = conn.execute(
+                select(R.c.id, R.c.run_uuid, R.c.name, R.c.status, R.c.lifecycle_stage, R.c.start_time,
+                       R.c.end_time, R.c.artifact_uri, P.c.id.label("pid"), P.c.name.label("pname"),
+                       W.c.name.label("wname"))
+                .join(P, P.c.id == R.c.project_id)
+                .join(W, W.c.id == P.c.workspace_id)
+                .where(R.c.run_uuid == run_id)
+            ).first()
+        if row is None:
+            return None
+        return RunContext(row.id, row.run_uuid, row.name, row.status, row.lifecycle_stage, row.start_time,
+                          row.end_time, row.artifact_uri, row.pid, row.pname, row.wname)
+
+    def workspace_of_experiment(self, experiment_id):
+        with self.read() as conn:
+            exp = self._experiment_row(conn, experiment_id)
+            return conn.execute(select(W.c.name).where(W.c.id == exp.workspace_id)).scalar_one()
+
+    def workspace_id_by_name(self, name):
+        with self.read() as conn:
+            return conn.execute(select(W.c.id).where(W.c.name == name)).scalar()
+
+    def count_runs(self, experiment_id):
+        with self.read() as conn:
+            exp = self._experiment_row(conn, experiment_id)
+            return conn.execute(
+                select(func.count()).select_from(R).where(R.c.project_id == exp.id, R.c.lifecycle_stage == ACTIVE)
+            ).scalar_one()
+
+    def log_metrics_once(self, run_id, metrics):
+        """Insert points whose (key, step) the run does not have yet, in one transaction; points
+        at a step already stored for that key are ignored (a resent or replayed batch changes
+        nothing). Returns the number of points inserted."""
+        if not metrics:
+            return 0
+        with self.write() as conn:
+            run = self._active_run_row(conn, run_id)
+            by_key = defaultdict(list)
+            for m in metrics:
+                by_key[m.key].append(m)
+            series = dict(
+                conn.execute(select(S.c.key, S.c.id).where(S.c.run_id == run.id, S.c.key.in_(list(by_key)))).all()
+            )
+            fresh = []
+            for key, points in by_key.items():
+                seen: set[int] = set()
+                sid = series.get(key)
+                if sid is not None:
+                    steps = sorted({m.step for m in points})
+                    for start in range(0, len(steps), STEP_CHUNK):
+                        part = steps[start : start + STEP_CHUNK]
+                        seen.update(
+                            conn.execute(
+                                select(PT.c.step).where(
+                                    PT.c.series_id == sid, PT.c.step >= part[0], PT.c.step <= part[-1]
+                                )
+                            ).scalars()
+                        )
+                for m in points:
+                    if m.step not in seen:
+                        seen.add(m.step)  # the first point of a step in a batch wins
+                        fresh.append(m)
+            if not fresh:
+                return 0
+            return self._insert_metrics(conn, run.id, fresh)
+
+    def series_last_steps(self, run_id):
+        with self.read() as conn:
+            run = self._run_row(conn, run_id)
+            return {k: int(s) for k, s in conn.execute(select(S.c.key, S.c.max_step).where(S.c.run_id == run.id))}
