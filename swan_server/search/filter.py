@@ -258,7 +258,23 @@ def parse_run_filter(text: str | None) -> list[Comparison]:
 
 
 EXPERIMENT_STRING_ATTRIBUTES = {"name"}
-EXPERIMENT_NUMERIC_ATTRIBUTES = {"creation_time", "last_update_time", "experiment_id"}
+EXPERIMENT_NUMERIC_ATTRIBUTES = {"creation_time", "last_update_time"}
+EXPERIMENT_ID_OPS = {"=", "!=", "IN", "NOT IN"}
+
+
+def _experiment_id_value(value) -> int:
+    """`experiment_id = '3'`: MLflow's ids are strings on the wire and integers in SQL."""
+    parsed = None
+    if isinstance(value, float) and value.is_integer():
+        parsed = int(value)
+    elif isinstance(value, str):
+        try:
+            parsed = int(value.strip())
+        except ValueError:
+            pass
+    if parsed is not None and -(2**63) <= parsed < 2**63:
+        return parsed
+    raise invalid(f"Invalid experiment ID '{value}'. Experiment ID must be a valid integer.")
 
 
 def parse_experiment_filter(text: str | None) -> list[Comparison]:
@@ -269,11 +285,20 @@ def parse_experiment_filter(text: str | None) -> list[Comparison]:
         if entity is not None and ENTITY_ALIASES.get(entity.lower()) == TAG:
             if op not in STRING_OPS | NULL_OPS:
                 raise invalid(f"Invalid comparator '{op}' not one of '{sorted(STRING_OPS | NULL_OPS)}'")
+            if op not in NULL_OPS and not isinstance(value, str):
+                raise invalid(f"Expected a quoted string value for tags. Found {value!r}")
             out.append(Comparison(TAG, key, op, value))
             continue
         if entity is not None and ENTITY_ALIASES.get(entity.lower()) != ATTRIBUTE:
             raise invalid(f"Invalid entity type '{entity}'. Valid values are ['tag', 'attribute']")
-        if key in EXPERIMENT_STRING_ATTRIBUTES:
+        if key == "experiment_id":
+            if op not in EXPERIMENT_ID_OPS:
+                raise invalid(f"Invalid comparator for experiment_id: '{op}' not one of '{sorted(EXPERIMENT_ID_OPS)}'")
+            if op in SET_OPS:
+                value = tuple(_experiment_id_value(v) for v in value)
+            else:
+                value = _experiment_id_value(value)
+        elif key in EXPERIMENT_STRING_ATTRIBUTES:
             if op not in STRING_OPS or not isinstance(value, str):
                 raise invalid(f"Invalid comparator '{op}' or value for attribute '{key}'")
         elif key in EXPERIMENT_NUMERIC_ATTRIBUTES:
@@ -282,7 +307,7 @@ def parse_experiment_filter(text: str | None) -> list[Comparison]:
         else:
             raise invalid(
                 f"Invalid attribute key '{key}' specified. Valid keys are "
-                f"'{sorted(EXPERIMENT_STRING_ATTRIBUTES | EXPERIMENT_NUMERIC_ATTRIBUTES)}'"
+                f"'{sorted(EXPERIMENT_STRING_ATTRIBUTES | EXPERIMENT_NUMERIC_ATTRIBUTES | {'experiment_id'})}'"
             )
         out.append(Comparison(ATTRIBUTE, key, op, value))
     return out

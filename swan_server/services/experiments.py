@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from swan_server.artifacts.paths import safe_relative_path
 from swan_server.entities import Experiment, PagedList
 from swan_server.errors import invalid, not_found
@@ -23,11 +25,26 @@ def check_artifact_location(location: str | None) -> str | None:
             f"artifact_location '{location}' is not allowed: artifacts are stored by the server, "
             "so only 'mlflow-artifacts:/<path>' locations (or none) are accepted"
         )
-    rest = location[len(prefix):].lstrip("/")
-    if rest.startswith("/") or "://" in location[len(prefix):]:
+    parts = urlsplit(location)
+    if parts.netloc:
+        # `mlflow-artifacts://host/...` would send clients to another server.
         raise invalid(f"artifact_location '{location}' must not name a host")
-    clean = safe_relative_path(rest, allow_empty=False)
+    if parts.query or parts.fragment or "?" in location or "#" in location:
+        raise invalid(f"artifact_location '{location}' must be a plain path")
+    clean = safe_relative_path(parts.path.lstrip("/"), allow_empty=False)
     return f"{prefix}/{clean}"
+
+
+def _known_id(experiment_id):
+    """Ids are 64-bit integers in SQL: a larger one names no experiment (and must not reach the
+    database, where it would overflow into a 500)."""
+    try:
+        value = int(str(experiment_id).strip())
+    except ValueError:
+        return experiment_id
+    if not -(2**63) <= value < 2**63:
+        raise not_found(f"No Experiment with id={experiment_id} exists")
+    return experiment_id
 
 
 class ExperimentService:
@@ -40,7 +57,7 @@ class ExperimentService:
         return self.store.create_experiment(name, check_artifact_location(artifact_location), tag_map)
 
     def get(self, experiment_id) -> Experiment:
-        return self.store.get_experiment(experiment_id)
+        return self.store.get_experiment(_known_id(experiment_id))
 
     def get_by_name(self, name) -> Experiment:
         if not isinstance(name, str) or not name:
@@ -59,24 +76,24 @@ class ExperimentService:
             max_results = 1000
         if not 1 <= max_results <= MAX_EXPERIMENTS_PER_PAGE:
             raise invalid(
-                f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most "
-                f"{MAX_EXPERIMENTS_PER_PAGE}"
+                f"Invalid value {max_results} for parameter 'max_results' supplied. "
+                f"max_results must be between 1 and {MAX_EXPERIMENTS_PER_PAGE}"
             )
         return self.store.search_experiments(view_type, max_results, filter_string, order_by, page_token)
 
     def rename(self, experiment_id, new_name) -> None:
         v.validate_experiment_name(new_name)
-        self.store.rename_experiment(experiment_id, new_name)
+        self.store.rename_experiment(_known_id(experiment_id), new_name)
 
     def delete(self, experiment_id) -> None:
-        self.store.delete_experiment(experiment_id)
+        self.store.delete_experiment(_known_id(experiment_id))
 
     def restore(self, experiment_id) -> None:
-        self.store.restore_experiment(experiment_id)
+        self.store.restore_experiment(_known_id(experiment_id))
 
     def set_tag(self, experiment_id, key, value) -> None:
         v.validate_experiment_tag(key, value)
-        self.store.set_experiment_tag(experiment_id, key, value)
+        self.store.set_experiment_tag(_known_id(experiment_id), key, value)
 
     def delete_tag(self, experiment_id, key) -> None:
-        self.store.delete_experiment_tag(experiment_id, key)
+        self.store.delete_experiment_tag(_known_id(experiment_id), key)

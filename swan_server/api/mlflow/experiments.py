@@ -33,12 +33,25 @@ def get_experiment_by_name():
     return json_response({"experiment": experiment_json(exp)})
 
 
+# proto3 JSON accepts an enum by name or by number.
+_VIEW_TYPE_NUMBERS = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}
+
+
+def _view_type(req: RequestData) -> str | None:
+    raw = req._raw("view_type")
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw in _VIEW_TYPE_NUMBERS:
+        return _VIEW_TYPE_NUMBERS[raw]
+    return req.str("view_type")
+
+
 @routes.route("/experiments/search", methods=("GET", "POST"))
 def search_experiments():
     req = RequestData.current()
     order_by = req.str_list("order_by")
     page = services().experiments.search(
-        view_type=req.str("view_type"),
+        view_type=_view_type(req),
         max_results=req.int("max_results", default=1000),
         filter_string=req.str("filter"),
         order_by=order_by,

@@ -16,6 +16,21 @@ from swan_server.store.paging import decode_offset, encode_offset
 from swan_server.store.sql.base import SqlStoreBase, now_ms
 
 DEFAULT_WORKSPACE_ID = 1
+# Largest offset a page token may carry: far beyond any real result set, and small enough that
+# offset + max_results stays a valid 64-bit SQL integer.
+MAX_PAGE_OFFSET = 2**62
+
+
+def page_offset(token: str | None) -> int:
+    """The offset in a page token, or 400 for a token this server could not have issued
+    (including offsets too large for SQL, which would otherwise fail as a 500)."""
+    try:
+        offset = decode_offset(token)
+    except OverflowError:
+        offset = None
+    if offset is None or offset > MAX_PAGE_OFFSET:
+        raise invalid("Invalid page token: offset out of range")
+    return offset
 
 
 def lifecycle_condition(column, view_type: str):
@@ -89,7 +104,7 @@ class ExperimentsMixin(SqlStoreBase):
     def search_experiments(self, view_type, max_results, filter_string, order_by, page_token):
         comparisons = parse_experiment_filter(filter_string)
         orders = parse_experiment_order_by(order_by)
-        offset = decode_offset(page_token)
+        offset = page_offset(page_token)
         p = t.projects
         query = select(p)
         cond = lifecycle_condition(p.c.lifecycle_stage, view_type)
@@ -109,13 +124,16 @@ class ExperimentsMixin(SqlStoreBase):
                     query = query.where(tag.exists())
                 else:
                     query = query.where(tag.where(self._compare(t.project_tags.c.value, c.op, c.value)).exists())
+        # MLflow's order: by default newest first (creation_time DESC, experiment_id ASC); with an
+        # explicit order_by, ties are broken by experiment_id DESC unless it is already a key.
         ordering = []
         for o in orders:
             col = p.c.id if o.key == "experiment_id" else p.c[o.key]
             ordering.append(col.asc() if o.ascending else col.desc())
-        if not any(o.key == "creation_time" for o in orders):
-            ordering.append(p.c.creation_time.desc())
-        ordering.append(p.c.id.asc())
+        if not orders:
+            ordering += [p.c.creation_time.desc(), p.c.id.asc()]
+        elif not any(o.key == "experiment_id" for o in orders):
+            ordering.append(p.c.id.desc())
         query = query.order_by(*ordering).offset(offset).limit(max_results + 1)
         with self.read() as conn:
             rows = conn.execute(query).all()
@@ -149,6 +167,10 @@ class ExperimentsMixin(SqlStoreBase):
             row = self._experiment_row(conn, experiment_id)
             if row.id == 0:
                 raise invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
+            if row.lifecycle_stage != ACTIVE:
+                # As in MLflow (the lookup only sees active experiments). Deleting again would
+                # also move deleted_time, so a later restore would leave the runs deleted.
+                raise not_found(f"No Experiment with id={experiment_id} exists")
             now = now_ms()
             conn.execute(
                 update(t.projects)

@@ -3,7 +3,7 @@ their params, tags, dataset inputs and metric summaries (never the points table)
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, literal, select
+from sqlalchemy import and_, case, false, literal, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from swan_server.db import schema as t
@@ -20,9 +20,9 @@ from swan_server.search.filter import (
     parse_run_filter,
     parse_run_order_by,
 )
-from swan_server.store.paging import decode_offset, encode_offset
-from swan_server.store.sql.base import chunks, parse_experiment_id
-from swan_server.store.sql.experiments import lifecycle_condition
+from swan_server.store.paging import encode_offset
+from swan_server.store.sql.base import DBL_MAX, chunks, parse_experiment_id
+from swan_server.store.sql.experiments import lifecycle_condition, page_offset
 from swan_server.store.sql.runs import RunsMixin
 
 R = t.runs
@@ -45,11 +45,16 @@ class RunSearchMixin(RunsMixin):
             return self._compare(_ATTRIBUTE_COLUMNS[c.key], c.op, c.value)
         if c.entity == METRIC:
             s = t.metric_series
-            return (
-                select(s.c.id)
-                .where(s.c.run_id == R.c.id, s.c.key == c.key, self._compare(s.c.last_value, c.op, c.value))
-                .exists()
-            )
+            # Infinities are stored clamped to ±DBL_MAX; clamp the operand the same way.
+            value = max(-DBL_MAX, min(DBL_MAX, c.value))
+            # NaN is stored as 0 with last_is_nan set. As in IEEE arithmetic (and MLflow), NaN
+            # satisfies no comparison except "!=", which it always satisfies.
+            cmp = self._compare(s.c.last_value, c.op, value)
+            if c.op == "!=":
+                cmp = or_(cmp, s.c.last_is_nan == true())
+            else:
+                cmp = and_(cmp, s.c.last_is_nan == false())
+            return select(s.c.id).where(s.c.run_id == R.c.id, s.c.key == c.key, cmp).exists()
         if c.entity in (PARAM, TAG):
             table = t.params if c.entity == PARAM else t.run_tags
             has_key = select(table.c.run_id).where(table.c.run_id == R.c.id, table.c.key == c.key)
@@ -74,11 +79,15 @@ class RunSearchMixin(RunsMixin):
         if max_results is None:
             max_results = 1000
         if not 1 <= max_results <= MAX_RESULTS_LIMIT:
-            raise invalid(f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {MAX_RESULTS_LIMIT}")
+            raise invalid(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. "
+                f"max_results must be between 1 and {MAX_RESULTS_LIMIT}"
+            )
         comparisons = parse_run_filter(filter_string)
         orders = parse_run_order_by(order_by)
-        offset = decode_offset(page_token)
-        exp_ids = [parse_experiment_id(e) for e in experiment_ids]
+        offset = page_offset(page_token)
+        # Ids beyond 64 bits name no experiment (and would overflow in SQL).
+        exp_ids = [i for i in (parse_experiment_id(e) for e in experiment_ids) if -(2**63) <= i < 2**63]
         if not exp_ids:
             return PagedList([], None)
 
