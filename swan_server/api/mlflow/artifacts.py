@@ -6,28 +6,99 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+import re
+import unicodedata
+from urllib.parse import quote
 
 from flask import Response, request
+from werkzeug.wsgi import get_input_stream, wrap_file
 
 from swan_server.api.common import json_response, services
 from swan_server.api.mlflow.routes import routes
 from swan_server.api.mlflow.wire import RequestData
+from swan_server.errors import BAD_REQUEST, SwanError
 
 ARTIFACTS_PREFIX = ("/api/2.0/mlflow-artifacts",)
+DOWNLOAD_CHUNK = 1 << 20
 # Types a browser would execute or render inline are served as plain text (no stored XSS).
-_UNSAFE_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "application/javascript", "text/javascript", "text/xml", "application/xml"}
+_UNSAFE_TYPES = {
+    "text/html", "application/xhtml+xml", "image/svg+xml", "application/javascript",
+    "text/javascript", "application/ecmascript", "text/ecmascript", "text/xml", "application/xml",
+    "text/xsl", "application/xslt+xml",
+}
+
+
+def _safe_mimetype(name: str) -> str:
+    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if (
+        mime in _UNSAFE_TYPES
+        or "html" in mime
+        or "script" in mime
+        or mime.endswith(("+xml", "/xml"))
+    ):
+        return "text/plain"
+    return mime
+
+
+def _content_disposition(name: str) -> str:
+    """`attachment` with a header-safe name: an ASCII fallback plus RFC 5987 `filename*` for
+    names that are not plain ASCII (a raw non-latin-1 header would break the response)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r'[\x00-\x1f\x7f"\\]', "_", ascii_name) or "download"
+    value = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 def file_response(chunks, size: int, path: str) -> Response:
     name = posixpath.basename(path)
-    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if mime in _UNSAFE_TYPES:
-        mime = "text/plain"
-    resp = Response(chunks, mimetype=mime, direct_passthrough=True)
+    if hasattr(chunks, "open") and hasattr(chunks, "fileno") and hasattr(chunks, "read"):
+        # A local file: open it now (a vanished file is still a clean 404, and Content-Length
+        # is the size of the very file sent), and let the WSGI server's file wrapper send it
+        # (gunicorn uses sendfile).
+        size = chunks.open()
+        chunks = wrap_file(request.environ, chunks, DOWNLOAD_CHUNK)
+    resp = Response(chunks, mimetype=_safe_mimetype(name), direct_passthrough=True)
     resp.headers["Content-Length"] = str(size)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Content-Disposition"] = _content_disposition(name)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
+
+
+class _UploadBody:
+    """The request body of an upload, read straight from the WSGI input (never buffered whole).
+
+    The server may report a client that disconnected mid-body as a clean end of stream, so a
+    body shorter than its Content-Length is an error here; any failure while reading (a
+    truncated chunked body, a reset connection) becomes a 400 and the upload is discarded."""
+
+    def __init__(self, environ):
+        self.expected = request.content_length
+        if self.expected is None and not environ.get("wsgi.input_terminated"):
+            raise SwanError("An upload needs a Content-Length or chunked transfer encoding", BAD_REQUEST)
+        # max_content_length=None: no application-wide limit on artifact bodies. (Setting
+        # `request.max_content_length = None` is not enough: Flask then falls back to the
+        # MAX_CONTENT_LENGTH config.)
+        self._raw = get_input_stream(environ, safe_fallback=True, max_content_length=None)
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            chunk = self._raw.read(size)
+        except SwanError:
+            raise
+        except Exception as exc:
+            raise SwanError(
+                f"Upload interrupted after {self.received} bytes: {type(exc).__name__}", BAD_REQUEST
+            ) from None
+        if chunk:
+            self.received += len(chunk)
+        elif self.expected is not None and self.received < self.expected:
+            raise SwanError(
+                f"Upload interrupted: received {self.received} of {self.expected} bytes", BAD_REQUEST
+            )
+        return chunk
 
 
 def _files_json(files) -> list[dict]:
@@ -42,8 +113,8 @@ def _files_json(files) -> list[dict]:
 
 @routes.route("/artifacts/<path:artifact_path>", methods=("PUT",), prefixes=ARTIFACTS_PREFIX)
 def upload_artifact(artifact_path):
-    request.max_content_length = None  # artifacts are streamed to storage, any size
-    services().artifacts.put(artifact_path, request.stream)
+    # Artifacts of any size are streamed to storage; see _UploadBody for the body handling.
+    services().artifacts.put(artifact_path, _UploadBody(request.environ))
     return json_response({})
 
 
