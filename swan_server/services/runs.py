@@ -91,10 +91,14 @@ class RunService:
     def metric_history(self, run_id, key, max_results=None, page_token=None) -> PagedList:
         if not key:
             raise invalid("Missing value for required parameter 'metric_key'")
-        if max_results is not None and not 1 <= max_results <= MAX_HISTORY_PAGE:
-            raise invalid(
-                f"Invalid value {max_results} for parameter 'max_results' supplied. It must be between 1 and {MAX_HISTORY_PAGE}"
-            )
+        if max_results is not None:
+            if max_results <= 0:
+                raise invalid(
+                    f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
+                )
+            # MLflow accepts any positive page size; larger pages are served in 25,000-point
+            # pages and the caller follows next_page_token.
+            max_results = min(max_results, MAX_HISTORY_PAGE)
         return self.store.get_metric_history(run_id, key, max_results, page_token)
 
     def metric_history_bulk_interval(self, run_ids, key, start_step=None, end_step=None,
@@ -103,7 +107,7 @@ class RunService:
             raise invalid("GetMetricHistoryBulkInterval request must specify at least one run_id.")
         if len(run_ids) > MAX_BULK_RUNS:
             raise invalid(
-                f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_BULK_RUNS} run_ids. Received {len(run_ids)} run_ids."
+                f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} run_ids. Received {len(run_ids)} run_ids."
             )
         if not key:
             raise invalid("Missing value for required parameter 'metric_key'")

@@ -66,6 +66,11 @@ def validate_metric(m: Metric) -> Metric:
             raise invalid(f"Got invalid {field} {v!r} for metric '{m.key}' (value={m.value}). {field} must be an integer")
         if not -(2**63) <= v < 2**63:
             raise invalid(f"Got invalid {field} {v} for metric '{m.key}': out of the 64-bit integer range")
+    if m.timestamp < 0:
+        raise invalid(
+            f"Invalid value {m.timestamp} for parameter 'timestamp' supplied: metric '{m.key}' "
+            f"(value={m.value}). Timestamp must be a nonnegative long (64-bit integer)"
+        )
     m.value = float(m.value)
     return m
 

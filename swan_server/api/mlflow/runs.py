@@ -97,10 +97,15 @@ def delete_tag():
 
 @routes.post("/runs/log-batch")
 def log_batch():
-    if (request.content_length or 0) > MAX_LOG_BATCH_REQUEST_BYTES:
+    # Content-Length first (no need to read a huge body), then the bytes really received: a
+    # chunked request carries no Content-Length.
+    size = request.content_length or 0
+    if size <= MAX_LOG_BATCH_REQUEST_BYTES:
+        size = len(request.get_data(cache=True))
+    if size > MAX_LOG_BATCH_REQUEST_BYTES:
         raise invalid(
             f"Batched logging API requests must be at most {MAX_LOG_BATCH_REQUEST_BYTES} bytes, "
-            f"got payload of size {request.content_length}."
+            f"got payload of size {size}."
         )
     req = RequestData.current()
     services().runs.log_batch(

@@ -32,6 +32,18 @@ def float_out(value: float):
     return "Infinity" if value > 0 else "-Infinity"
 
 
+def check_text(name: str, value: str) -> None:
+    """Strings must be storable text: valid Unicode (JSON `\\ud800` escapes can smuggle in lone
+    surrogates, which no database driver can encode) and no NUL characters (PostgreSQL rejects
+    them)."""
+    if "\x00" in value:
+        raise invalid(f"Invalid value for parameter '{name}' supplied: NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(f"Invalid value for parameter '{name}' supplied: not valid Unicode text") from None
+
+
 class RequestData:
     """Typed access to a request's fields, from the JSON body (POST/PATCH/DELETE) or the query
     string (GET), with MLflow's error messages."""
@@ -52,6 +64,8 @@ class RequestData:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SwanError(f"Malformed request body: {exc}", BAD_REQUEST) from None
+        except RecursionError:
+            raise SwanError("Malformed request body: JSON nested too deeply", BAD_REQUEST) from None
         if not isinstance(data, dict):
             raise SwanError("Malformed request body: a JSON object is required", BAD_REQUEST)
         return cls(data, False)
@@ -81,6 +95,7 @@ class RequestData:
             return None if value is None else ""
         if not isinstance(value, str):
             raise self._bad(name, value)
+        check_text(name, value)
         return value
 
     def int(self, name: str, required: bool = False, default=None) -> int | None:
@@ -126,6 +141,7 @@ class RequestData:
         for v in values:
             if not isinstance(v, str):
                 raise self._bad(name, v)
+            check_text(name, v)
         return values
 
     def obj(self, name: str, required: bool = False) -> "RequestData | None":
@@ -158,7 +174,10 @@ class RequestData:
         if isinstance(value, bool):
             raise self._bad(name, value)
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer literal beyond the double range
+                raise self._bad(name, value) from None
         if isinstance(value, str):
             if value in _SPECIAL_FLOATS:
                 return _SPECIAL_FLOATS[value]

@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import insert_ignore, int_div
+from swan_server.db.dialects import insert_ignore
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
 from swan_server.store.sql.base import SqlStoreBase, decode_value, encode_value, now_ms
@@ -129,35 +129,48 @@ class MetricsMixin(SqlStoreBase):
         return PagedList(items, encode_offset(offset + max_results) if has_more else None)
 
     def get_metric_history_bulk_interval(self, run_ids, key, start_step, end_step, max_results):
+        """Up to max_results points per run, evenly spaced over the run's points (ordered by step,
+        timestamp, value) in [start_step, end_step]; the first and last points are always kept
+        (only the last when max_results is 1), as MLflow's SQL store samples."""
         out = []
         with self.read() as conn:
-            for run_id in run_ids:
-                run = self._run_row(conn, run_id)
-                srow = conn.execute(select(S).where(S.c.run_id == run.id, S.c.key == key)).first()
-                if srow is None:
+            runs = [self._run_row(conn, run_id) for run_id in run_ids]  # every id must exist
+            for run_id, run in zip(run_ids, runs):
+                series_id = self._series_id(conn, run.id, key)
+                if series_id is None:
                     continue
-                lo = srow.min_step if start_step is None else max(start_step, srow.min_step)
-                hi = srow.max_step if end_step is None else min(end_step, srow.max_step)
-                if lo > hi:
-                    continue
-                in_range = and_(P.c.series_id == srow.id, P.c.step >= lo, P.c.step <= hi)
-                cols = (P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
-                if srow.point_count <= max_results:
-                    rows = conn.execute(select(*cols).where(in_range).order_by(P.c.step, P.c.timestamp)).all()
-                else:
-                    rows = self._sampled_points(conn, srow.id, in_range, lo, hi, max_results)
+                where = [P.c.series_id == series_id]
+                if start_step is not None and end_step is not None:
+                    where += [P.c.step >= start_step, P.c.step <= end_step]
+                rows = self._sampled_points(conn, and_(*where), max_results)
                 out.extend((run_id, Metric(key, decode_value(v, nan), ts, step)) for step, ts, v, nan in rows)
         return out
 
-    def _sampled_points(self, conn, series_id, in_range, lo, hi, max_results):
-        """The last point of each of about max_results equal step buckets, plus the first point."""
-        width = max(1, -(-(hi - lo + 1) // max(1, max_results - 1)))
-        bucket = int_div(P.c.step - lo, width, self.dialect)
-        chosen = select(func.max(P.c.step).label("s")).where(in_range).group_by(bucket).subquery()
-        first = select(func.min(P.c.step)).where(in_range).scalar_subquery()
-        rows = conn.execute(
-            select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
-            .where(P.c.series_id == series_id, (P.c.step.in_(select(chosen.c.s))) | (P.c.step == first))
-            .order_by(P.c.step, P.c.timestamp)
+    def _sampled_points(self, conn: Connection, where, max_results: int) -> list:
+        order = (P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
+        total = conn.execute(select(func.count()).select_from(P).where(where)).scalar() or 0
+        if total == 0:
+            return []
+        if total <= max_results:
+            return conn.execute(select(*order).where(where).order_by(*order)).all()
+        wanted = [i + 1 for i in evenly_spaced_indices(total, max_results)]  # ROW_NUMBER is 1-based
+        numbered = select(*order, func.row_number().over(order_by=order).label("rn")).where(where).subquery()
+        n = numbered.c
+        return conn.execute(
+            select(n.step, n.timestamp, n.value, n.is_nan)
+            .where(n.rn.in_(wanted))
+            .order_by(n.step, n.timestamp, n.value, n.is_nan)
         ).all()
-        return rows
+
+
+def evenly_spaced_indices(total: int, max_results: int) -> list[int]:
+    """At most max_results evenly spaced indices into total items, first and last included
+    (only the last when max_results is 1)."""
+    if total <= 0:
+        return []
+    if total <= max_results:
+        return list(range(total))
+    if max_results <= 1:
+        return [total - 1]
+    span, gaps = total - 1, max_results - 1
+    return sorted({(i * span + gaps // 2) // gaps for i in range(max_results)})

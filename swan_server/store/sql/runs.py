@@ -157,6 +157,23 @@ class RunsMixin(SqlStoreBase):
                 )
             ).all()
         )
+        self._check_params_unchanged(run_row, params, existing)
+        new = [{"run_id": run_row.id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+        if new:
+            conn.execute(insert_ignore(t.params, self.dialect), new)
+            # A concurrent writer may have inserted one of these keys first (the insert skipped
+            # it): its value has to agree with ours, or the whole batch fails.
+            stored = dict(
+                conn.execute(
+                    select(t.params.c.key, t.params.c.value).where(
+                        t.params.c.run_id == run_row.id, t.params.c.key.in_([r["key"] for r in new])
+                    )
+                ).all()
+            )
+            self._check_params_unchanged(run_row, {r["key"]: r["value"] for r in new}, stored)
+
+    @staticmethod
+    def _check_params_unchanged(run_row, params: dict[str, str], existing: dict[str, str]) -> None:
         for key, value in params.items():
             old = existing.get(key)
             if old is not None and old != value:
@@ -164,9 +181,6 @@ class RunsMixin(SqlStoreBase):
                     f"Changing param values is not allowed. Param with key='{key}' was already logged "
                     f"with value='{old}' for run ID='{run_row.run_uuid}'. Attempted logging new value '{value}'."
                 )
-        new = [{"run_id": run_row.id, "key": k, "value": v} for k, v in params.items() if k not in existing]
-        if new:
-            conn.execute(insert_ignore(t.params, self.dialect), new)
 
     def _set_tags(self, conn: Connection, run_pk: int, tags: dict[str, str]) -> None:
         if not tags:
