@@ -29,6 +29,10 @@ class Metric:
     value: float
     timestamp: int
     step: int = 0
+    # MLflow 3: a metric may be logged against a logged model (and an evaluation dataset).
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
+    outputs: list = field(default_factory=list)  # entities_mlflow3.ModelOutput (logged models)
 
 
 @dataclass

@@ -11,10 +11,13 @@ from swan_server.services.artifacts import ArtifactService
 from swan_server.services.experiments import ExperimentService
 from swan_server.services.identity import IdentityService
 from swan_server.services.liveness import CrashDetector
+from swan_server.services.logged_models import LoggedModelService
 from swan_server.services.logs import LogService
 from swan_server.services.media import MediaService
+from swan_server.services.registry import RegistryService
 from swan_server.services.runs import RunService
 from swan_server.services.swanlab import SwanLabService
+from swan_server.services.traces import TraceService
 from swan_server.store.abstract import TrackingStore
 from swan_server.store.sql import SqlTrackingStore
 
@@ -32,6 +35,9 @@ class Services:
     logs: LogService | None = field(default=None)
     swanlab: SwanLabService | None = field(default=None)
     crash_detector: CrashDetector | None = field(default=None)
+    registry: RegistryService | None = field(default=None)
+    logged_models: LoggedModelService | None = field(default=None)
+    traces: TraceService | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -61,4 +67,7 @@ class Services:
             logs=logs,
             swanlab=SwanLabService(store, runs, identity, media, logs, uploads, artifact_store),
             crash_detector=CrashDetector(store, settings.heartbeat_timeout),
+            registry=RegistryService(store, store),
+            logged_models=LoggedModelService(store, artifact_store),
+            traces=TraceService(store, artifact_store),
         )

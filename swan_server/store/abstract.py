@@ -236,3 +236,160 @@ class RunDocumentStore(ABC):
     @abstractmethod
     def server_secret(self, name: str, generate) -> str:
         """A server-wide secret shared by every worker, created with `generate()` the first time."""
+
+
+class ModelStore(ABC):
+    """The MLflow 3 surface: model registry, logged models and traces (migration 0004).
+    Registry names and versions, logged-model ids and trace ids that do not exist raise
+    RESOURCE_DOES_NOT_EXIST; filter strings follow `search.registry_filter`."""
+
+    # -- registered models ---------------------------------------------------------------------
+    @abstractmethod
+    def create_registered_model(self, name: str, tags: dict[str, str], description: str | None,
+                                user_id: str | None = None):
+        """RESOURCE_ALREADY_EXISTS if the name is taken."""
+
+    @abstractmethod
+    def get_registered_model(self, name: str): ...
+
+    @abstractmethod
+    def rename_registered_model(self, name: str, new_name: str):
+        """Versions, tags and aliases follow the model to its new name."""
+
+    @abstractmethod
+    def update_registered_model(self, name: str, description: str | None): ...
+
+    @abstractmethod
+    def delete_registered_model(self, name: str) -> None:
+        """Deletes the model with its versions, tags and aliases."""
+
+    @abstractmethod
+    def search_registered_models(self, filter_string: str | None, max_results: int,
+                                 order_by: list[str] | None, page_token: str | None) -> PagedList: ...
+
+    @abstractmethod
+    def get_latest_versions(self, name: str, stages: list[str] | None) -> list:
+        """The latest version in each stage (of `stages`, when given)."""
+
+    @abstractmethod
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    @abstractmethod
+    def set_registered_model_alias(self, name: str, alias: str, version) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str):
+        """INVALID_PARAMETER_VALUE for an unknown alias, as MLflow; `latest` is the newest version."""
+
+    # -- model versions --------------------------------------------------------------------------
+    @abstractmethod
+    def create_model_version(self, name: str, source: str, run_id: str | None, tags: dict[str, str],
+                             run_link: str | None, description: str | None, model_id: str | None,
+                             storage_location: str, status: str, user_id: str | None = None):
+        """The next version number (numbers of deleted versions are never reused)."""
+
+    @abstractmethod
+    def get_model_version(self, name: str, version): ...
+
+    @abstractmethod
+    def update_model_version(self, name: str, version, description: str | None): ...
+
+    @abstractmethod
+    def transition_model_version_stage(self, name: str, version, stage: str, archive_existing_versions: bool): ...
+
+    @abstractmethod
+    def delete_model_version(self, name: str, version) -> None:
+        """Also removes the aliases pointing at the version."""
+
+    @abstractmethod
+    def get_model_version_download_uri(self, name: str, version) -> str: ...
+
+    @abstractmethod
+    def set_model_version_tag(self, name: str, version, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_model_version_tag(self, name: str, version, key: str) -> None: ...
+
+    @abstractmethod
+    def search_model_versions(self, filter_string: str | None, max_results: int,
+                              order_by: list[str] | None, page_token: str | None) -> PagedList: ...
+
+    # -- logged models ---------------------------------------------------------------------------
+    @abstractmethod
+    def create_logged_model(self, experiment_id: str, name: str | None, model_type: str | None,
+                            source_run_id: str | None, params: dict[str, str], tags: dict[str, str]):
+        """A PENDING model `m-<32 hex>` with artifacts at `<experiment location>/models/<id>/artifacts`."""
+
+    @abstractmethod
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False): ...
+
+    @abstractmethod
+    def finalize_logged_model(self, model_id: str, status: str): ...
+
+    @abstractmethod
+    def delete_logged_model(self, model_id: str) -> None: ...
+
+    @abstractmethod
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]): ...
+
+    @abstractmethod
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Params are immutable, as a run's."""
+
+    @abstractmethod
+    def record_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        """Keep the latest value per (model, key, dataset) of metrics logged with a model_id."""
+
+    @abstractmethod
+    def log_outputs(self, run_id: str, outputs: list[tuple[str, int]]) -> None:
+        """Attach logged models (model_id, step) to a run as its outputs."""
+
+    @abstractmethod
+    def search_logged_models(self, experiment_ids: list[str], filter_string: str | None,
+                             datasets: list[tuple[str, str | None]] | None, max_results: int,
+                             order_by: list[tuple[str, bool, str | None, str | None]] | None,
+                             page_token: str | None) -> PagedList: ...
+
+    # -- traces ----------------------------------------------------------------------------------
+    @abstractmethod
+    def start_trace(self, info):
+        """Create the trace, or complete the one its spans created first; tags and metadata merge."""
+
+    @abstractmethod
+    def trace_for_spans(self, trace_id: str, experiment_id: str, request_time: int):
+        """Context manager: the trace locked (created IN_PROGRESS if new) while its span data is
+        rewritten; yields a `SpanWrite` whose `updates` are applied before the lock is released."""
+
+    @abstractmethod
+    def get_trace_info(self, trace_id: str): ...
+
+    @abstractmethod
+    def batch_get_trace_infos(self, trace_ids: list[str]) -> list: ...
+
+    @abstractmethod
+    def search_traces(self, experiment_ids: list[str], filter_string: str | None, max_results: int,
+                      order_by: list[str] | None, page_token: str | None) -> PagedList: ...
+
+    @abstractmethod
+    def delete_traces(self, experiment_id: str, max_timestamp_millis: int | None, max_traces: int | None,
+                      trace_ids: list[str] | None) -> list[str]:
+        """Delete by ids, or the oldest up to `max_traces` at or before `max_timestamp_millis`;
+        returns the deleted traces' artifact locations."""
+
+    @abstractmethod
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_trace_tag(self, trace_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None: ...

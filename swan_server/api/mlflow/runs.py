@@ -24,7 +24,15 @@ def _metric(req: RequestData) -> Metric:
     key = req.str("key", required=True)
     value = req.number("value", required=True)
     timestamp = req.int("timestamp")
-    return Metric(key, value, now_ms() if timestamp is None else timestamp, req.int("step", default=0))
+    return Metric(key, value, now_ms() if timestamp is None else timestamp, req.int("step", default=0),
+                  req.str("model_id"), req.str("dataset_name"), req.str("dataset_digest"))
+
+
+def _model_metrics(run_id: str, metrics: list[Metric]) -> None:
+    """MLflow 3: metrics logged with a model_id also update that logged model's metrics."""
+    linked = [m for m in metrics if m.model_id]
+    if linked:
+        services().logged_models.record_metrics(run_id, linked)
 
 
 @routes.post("/runs/create")
@@ -70,7 +78,9 @@ def restore_run():
 @routes.post("/runs/log-metric")
 def log_metric():
     req = RequestData.current()
-    services().runs.log_metric(_run_id(req), _metric(req))
+    metric = _metric(req)
+    services().runs.log_metric(_run_id(req), metric)
+    _model_metrics(_run_id(req), [metric])
     return json_response({})
 
 
@@ -108,12 +118,14 @@ def log_batch():
             f"got payload of size {size}."
         )
     req = RequestData.current()
+    metrics = [_metric(m) for m in req.obj_list("metrics")]
     services().runs.log_batch(
         _run_id(req),
-        metrics=[_metric(m) for m in req.obj_list("metrics")],
+        metrics=metrics,
         params=tag_pairs(req.obj_list("params")),
         tags=tag_pairs(req.obj_list("tags")),
     )
+    _model_metrics(_run_id(req), metrics)
     return json_response({})
 
 

@@ -1,22 +1,26 @@
 """The SQLAlchemy tracking store: one implementation for SQLite, PostgreSQL and MySQL."""
 
-from swan_server.store.abstract import IdentityStore, RunDocumentStore, TrackingStore
+from swan_server.store.abstract import IdentityStore, ModelStore, RunDocumentStore, TrackingStore
 from swan_server.store.sql.columns import ColumnsMixin
 from swan_server.store.sql.experiments import ExperimentsMixin
 from swan_server.store.sql.liveness import LivenessMixin
+from swan_server.store.sql.logged_models import LoggedModelsMixin
 from swan_server.store.sql.logs import LogsMixin
 from swan_server.store.sql.media import MediaMixin
 from swan_server.store.sql.metrics import MetricsMixin
 from swan_server.store.sql.profiles import ProfilesMixin
+from swan_server.store.sql.registry import RegistryMixin
 from swan_server.store.sql.run_extras import RunExtrasMixin
 from swan_server.store.sql.search import RunSearchMixin
 from swan_server.store.sql.secrets import SecretsMixin
+from swan_server.store.sql.traces import TracesMixin
 from swan_server.store.sql.users import UsersMixin
 
 
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
-                       TrackingStore, IdentityStore, RunDocumentStore):
+                       RegistryMixin, LoggedModelsMixin, TracesMixin,
+                       TrackingStore, IdentityStore, RunDocumentStore, ModelStore):
     pass
 
 

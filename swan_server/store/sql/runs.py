@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
 from swan_server.entities import ACTIVE, DELETED, DatasetInput, Metric, Run, RunInfo
+from swan_server.entities_mlflow3 import ModelOutput
 from swan_server.errors import already_exists, invalid, not_found
 from swan_server.store.sql.base import SqlStoreBase, chunks, decode_value, now_ms
 from swan_server.store.sql.names import random_run_name
@@ -93,6 +94,13 @@ class RunsMixin(SqlStoreBase):
             ):
                 by_id[rid].metrics.append(Metric(k, decode_value(value, is_nan), ts, step))
             self._load_inputs(conn, part, by_id)
+            out, lm = t.run_model_outputs, t.logged_models
+            for rid, model_id, step in conn.execute(
+                select(out.c.run_id, lm.c.model_id, out.c.step).join(lm, lm.c.id == out.c.model_pk).where(
+                    out.c.run_id.in_(part)
+                )
+            ):
+                by_id[rid].outputs.append(ModelOutput(model_id, step))
         return [by_id[r.id] for r in rows]
 
     def _load_inputs(self, conn: Connection, run_ids: list[int], by_id: dict[int, Run]) -> None:
