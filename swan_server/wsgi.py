@@ -44,6 +44,8 @@ def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 30,
+            # MLflow's UI and clients put up to 100 run ids in one GET query string.
+            "limit_request_line": 0,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",

@@ -30,6 +30,24 @@ def mlflow_client(tracking_uri, monkeypatch):
     return MlflowClient(tracking_uri)
 
 
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_fluent_state():
+    """The fluent API keeps an active run and experiment per process; tests share a process."""
+    yield
+    import sys
+
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        os.environ.pop(var, None)
+
+
 @pytest.fixture()
 def api(tracking_uri):
     """Raw HTTP access for wire-level checks."""

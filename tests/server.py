@@ -73,7 +73,8 @@ class LiveServer:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            # SIGINT is gunicorn's quick shutdown: it does not wait for idle keep-alive clients.
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:

@@ -36,13 +36,6 @@ def string_equals(column: ColumnElement, value: str, dialect_name: str, negate: 
     return column != value if negate else column == value
 
 
-def int_div(numerator: ColumnElement, denominator: int, dialect_name: str) -> ColumnElement:
-    """Integer division of non-negative integers (MySQL's `/` would return a decimal)."""
-    if dialect_name in ("mysql", "mariadb"):
-        return numerator.op("DIV")(denominator)
-    return numerator / denominator
-
-
 class PointsInserter:
     """The hot-path INSERT of metric points, in each dialect's fastest form, skipping exact
     duplicates and returning how many rows were really inserted.

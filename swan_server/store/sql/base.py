@@ -54,7 +54,10 @@ def parse_experiment_id(experiment_id) -> int:
     try:
         value = int(str(experiment_id))
     except (TypeError, ValueError):
-        raise not_found(f"No Experiment with id={experiment_id} exists") from None
+        value = None
+    # Ids beyond 32 bits were never issued; treat them as unknown rather than letting SQL fail.
+    if value is None or not -(2**31) <= value < 2**31:
+        raise not_found(f"No Experiment with id={experiment_id} exists")
     return value
 
 

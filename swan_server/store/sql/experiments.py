@@ -16,21 +16,8 @@ from swan_server.store.paging import decode_offset, encode_offset
 from swan_server.store.sql.base import SqlStoreBase, now_ms
 
 DEFAULT_WORKSPACE_ID = 1
-# Largest offset a page token may carry: far beyond any real result set, and small enough that
-# offset + max_results stays a valid 64-bit SQL integer.
-MAX_PAGE_OFFSET = 2**62
-
-
-def page_offset(token: str | None) -> int:
-    """The offset in a page token, or 400 for a token this server could not have issued
-    (including offsets too large for SQL, which would otherwise fail as a 500)."""
-    try:
-        offset = decode_offset(token)
-    except OverflowError:
-        offset = None
-    if offset is None or offset > MAX_PAGE_OFFSET:
-        raise invalid("Invalid page token: offset out of range")
-    return offset
+# Kept for the modules that import it from here; the rule lives in store.paging.
+page_offset = decode_offset
 
 
 def lifecycle_condition(column, view_type: str):

@@ -9,7 +9,7 @@ from sqlalchemy.sql import ColumnElement
 from swan_server.db import schema as t
 
 from swan_server.entities import PagedList
-from swan_server.errors import invalid
+from swan_server.errors import SwanError, invalid
 from swan_server.search.filter import (
     ATTRIBUTE,
     DATASET,
@@ -37,6 +37,14 @@ _ATTRIBUTE_COLUMNS = {
     "end_time": R.c.end_time,
 }
 MAX_RESULTS_LIMIT = 50_000
+
+
+def _known_experiment_id(experiment_id) -> int | None:
+    """Searching an experiment that cannot exist matches nothing (MLflow does not fail)."""
+    try:
+        return parse_experiment_id(experiment_id)
+    except SwanError:
+        return None
 
 
 class RunSearchMixin(RunsMixin):
@@ -87,7 +95,7 @@ class RunSearchMixin(RunsMixin):
         orders = parse_run_order_by(order_by)
         offset = page_offset(page_token)
         # Ids beyond 64 bits name no experiment (and would overflow in SQL).
-        exp_ids = [i for i in (parse_experiment_id(e) for e in experiment_ids) if -(2**63) <= i < 2**63]
+        exp_ids = [i for i in (_known_experiment_id(e) for e in experiment_ids) if i is not None]
         if not exp_ids:
             return PagedList([], None)
 
