@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import PathConverter
 
 from swan_server.api.mlflow import register as register_mlflow
 from swan_server.api.swanlab import register as register_swanlab
@@ -17,9 +18,20 @@ from swan_server.services.container import Services
 log = logging.getLogger("swan.server")
 
 
+class AnyPathConverter(PathConverter):
+    """Like `path`, but also matches a leading '/' so the view can reject it explicitly."""
+
+    regex = ".+?"
+    part_isolating = False  # the pattern spans '/' separators
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("swan_server", static_folder=None)
+    # A doubled slash must reach the views (which refuse absolute artifact paths with a 400)
+    # instead of being merged and redirected to a different path.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["anypath"] = AnyPathConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["swan"] = services or Services.build(settings)
 

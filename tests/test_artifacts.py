@@ -612,11 +612,6 @@ def test_absolute_path_in_url_never_leaves_the_root(server, run, bait):
     bait.assert_untouched()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="werkzeug merges '//' in the URL and answers 308 before the artifact view runs; needs "
-    "merge_slashes=False and a converter that keeps a leading '/' (routes.py / app.py)",
-)
 def test_absolute_path_in_url_is_400(server, bait):
     status, _, body = raw_request(server, "PUT", f"{ARTIFACTS}/{bait.outside / bait.name}", b"PWNED")
     assert status == 400, (status, body[:200])

@@ -111,20 +111,20 @@ def _files_json(files) -> list[dict]:
     return out
 
 
-@routes.route("/artifacts/<path:artifact_path>", methods=("PUT",), prefixes=ARTIFACTS_PREFIX)
+@routes.route("/artifacts/<anypath:artifact_path>", methods=("PUT",), prefixes=ARTIFACTS_PREFIX)
 def upload_artifact(artifact_path):
     # Artifacts of any size are streamed to storage; see _UploadBody for the body handling.
     services().artifacts.put(artifact_path, _UploadBody(request.environ))
     return json_response({})
 
 
-@routes.route("/artifacts/<path:artifact_path>", methods=("GET",), prefixes=ARTIFACTS_PREFIX)
+@routes.route("/artifacts/<anypath:artifact_path>", methods=("GET",), prefixes=ARTIFACTS_PREFIX)
 def download_artifact(artifact_path):
     chunks, size, clean = services().artifacts.get(artifact_path)
     return file_response(chunks, size, clean)
 
 
-@routes.route("/artifacts/<path:artifact_path>", methods=("DELETE",), prefixes=ARTIFACTS_PREFIX)
+@routes.route("/artifacts/<anypath:artifact_path>", methods=("DELETE",), prefixes=ARTIFACTS_PREFIX)
 def delete_artifact(artifact_path):
     services().artifacts.delete(artifact_path)
     return json_response({})
