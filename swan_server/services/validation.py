@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from functools import lru_cache
 
 from swan_server.entities import Metric
 from swan_server.errors import invalid
@@ -37,6 +38,12 @@ def validate_key(kind: str, key) -> str:
         raise invalid("Missing value for required parameter 'key'")
     if not isinstance(key, str):
         raise invalid(f"Invalid value {key!r} for parameter 'key' supplied")
+    return _checked_key(kind, key)
+
+
+# A run logs the same few keys thousands of times; remember the ones that passed.
+@lru_cache(maxsize=65536)
+def _checked_key(kind: str, key: str) -> str:
     if len(key) > MAX_KEY_LENGTH:
         raise invalid(f"{kind.capitalize()} '{key[:50]}...' had length {len(key)}, which exceeded length limit of {MAX_KEY_LENGTH}")
     if not _NAME_RE.match(key):
@@ -62,6 +69,8 @@ def validate_metric(m: Metric) -> Metric:
         )
     for field in ("timestamp", "step"):
         v = getattr(m, field)
+        if type(v) is int and -(2**63) <= v < 2**63:
+            continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise invalid(f"Got invalid {field} {v!r} for metric '{m.key}' (value={m.value}). {field} must be an integer")
         if not -(2**63) <= v < 2**63:
@@ -71,7 +80,13 @@ def validate_metric(m: Metric) -> Metric:
             f"Invalid value {m.timestamp} for parameter 'timestamp' supplied: metric '{m.key}' "
             f"(value={m.value}). Timestamp must be a nonnegative long (64-bit integer)"
         )
-    m.value = float(m.value)
+    try:
+        m.value = float(m.value)
+    except OverflowError:
+        raise invalid(
+            f"Got invalid value {m.value} for metric '{m.key}' (timestamp={m.timestamp}). "
+            "Please specify value as a valid double (64-bit floating point)"
+        ) from None
     return m
 
 

@@ -20,6 +20,19 @@ def _run_id(req: RequestData) -> str:
     return req.str("run_id", required=True, aliases=RUN_ID_ALIASES)
 
 
+def _metric_item(item) -> Metric:
+    """One metric of a log-batch. The common shape (string key, numeric value, integer timestamp
+    and step, nothing else) is read directly; anything else goes through the full typed parser,
+    which gives MLflow's messages."""
+    if type(item) is dict and len(item) <= 4:
+        key, value, ts, step = item.get("key"), item.get("value"), item.get("timestamp"), item.get("step", 0)
+        if type(key) is str and type(value) in (float, int) and type(ts) is int and type(step) is int:
+            return Metric(key, value, ts, step)
+    if not isinstance(item, dict):
+        raise invalid(f"Invalid value {item!r} for parameter 'metrics' supplied")
+    return _metric(RequestData(item, False))
+
+
 def _metric(req: RequestData) -> Metric:
     key = req.str("key", required=True)
     value = req.number("value", required=True)
@@ -118,7 +131,10 @@ def log_batch():
             f"got payload of size {size}."
         )
     req = RequestData.current()
-    metrics = [_metric(m) for m in req.obj_list("metrics")]
+    raw_metrics = req.data.get("metrics") or []
+    if not isinstance(raw_metrics, list):
+        raise invalid(f"Invalid value {raw_metrics!r} for parameter 'metrics' supplied")
+    metrics = [_metric_item(m) for m in raw_metrics]
     services().runs.log_batch(
         _run_id(req),
         metrics=metrics,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
@@ -50,6 +50,20 @@ def _summary(points: list[tuple[int, int, float, bool]], old=None) -> dict:
     }
 
 
+_SUMMARY_COLUMNS = (
+    "last_step", "last_timestamp", "last_value", "last_is_nan", "min_value", "max_value",
+    "min_step", "max_step", "min_timestamp", "max_timestamp",
+)
+_SUMMARY_UPDATE = (
+    update(S)
+    .where(S.c.id == bindparam("b_id"))
+    .values(
+        point_count=S.c.point_count + bindparam("b_inserted"),
+        **{c: bindparam(f"b_{c}") for c in _SUMMARY_COLUMNS},
+    )
+)
+
+
 class MetricsMixin(SqlStoreBase):
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
         with self.write() as conn:
@@ -73,18 +87,17 @@ class MetricsMixin(SqlStoreBase):
             value, is_nan = encode_value(m.value)
             by_key[m.key].append((m.step, m.timestamp, value, is_nan))
         series = self._lock_series(conn, run_pk, by_key)
-        inserted = 0
+        updates = []
         for key, points in by_key.items():
             old = series[key]
             n = 0
             for start in range(0, len(points), INSERT_CHUNK):
                 rows = [(old.id, *p) for p in points[start : start + INSERT_CHUNK]]
                 n += self.points_inserter.insert(conn, rows)
-            values = _summary(points, old)
-            values["point_count"] = S.c.point_count + n
-            conn.execute(update(S).where(S.c.id == old.id).values(**values))
-            inserted += n
-        return inserted
+            summary = {f"b_{k}": v for k, v in _summary(points, old).items()}
+            updates.append({"b_id": old.id, "b_inserted": n, **summary})
+        conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
+        return sum(u["b_inserted"] for u in updates)
 
     def _lock_series(self, conn: Connection, run_pk: int, by_key: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
