@@ -5,7 +5,7 @@
 * model versions: `name` (= != LIKE ILIKE IN NOT IN), `version_number` (numeric), `run_id`
   (= != IN NOT IN), `source_path` (= != LIKE ILIKE), `tags.<key>`; order_by `name`,
   `version_number`, `creation_timestamp`, `last_updated_timestamp`;
-* logged models: `metrics.<key>` (numeric), `params.<key>` and `tags.<key>` (= != LIKE ILIKE),
+* logged models: `metrics.<key>` (numeric), `params.<key>` and `tags.<key>` (= != LIKE ILIKE IN NOT IN),
   attributes `name`, `model_id`, `model_type`, `status`, `source_run_id` (strings) and
   `creation_timestamp`, `last_updated_timestamp` (numeric);
 * traces: attributes (`request_id`/`trace_id`, `timestamp_ms`, `execution_time_ms`, `status`/
@@ -121,7 +121,7 @@ def parse_logged_model_filter(text: str | None) -> list[Comparison]:
         text,
         {TAG: _TAG_NAMES, ATTRIBUTE: _ATTR_NAMES, METRIC: _METRIC_NAMES, PARAM: _PARAM_NAMES},
         rules,
-        {TAG: (STRING_OPS, False), PARAM: (STRING_OPS, False), METRIC: (NUMERIC_OPS, True)},
+        {TAG: (STRING_OPS + SET_OPS, False), PARAM: (STRING_OPS + SET_OPS, False), METRIC: (NUMERIC_OPS, True)},
         _LOGGED_MODEL_ALIASES,
     )
 
