@@ -38,6 +38,7 @@ def _store_options(fn):
 )
 def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout):
     """Start the tracking server (MLflow REST API, artifacts proxy, health)."""
+    from swan_server.artifacts import make_artifact_store
     from swan_server.db.engine import make_engine, upgrade
     from swan_server.services.identity import IdentityService
     from swan_server.store.sql import SqlTrackingStore
@@ -57,15 +58,25 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
         upgrade(engine)
         admin_key = IdentityService(SqlTrackingStore(engine)).ensure_admin(swan_home())
     except Exception as exc:  # a clear one-line error instead of a traceback
-        click.echo(f"swan: cannot prepare the database {engine.url.render_as_string()}: {exc}", err=True)
+        click.echo(f"swan: cannot prepare the database {engine.url.render_as_string()}: {_one_line(exc)}", err=True)
         sys.exit(1)
     finally:
         engine.dispose()
+    try:
+        make_artifact_store(settings.artifacts_destination).check()
+    except Exception as exc:
+        click.echo(f"swan: cannot use the artifacts destination {settings.artifacts_destination}: {_one_line(exc)}", err=True)
+        sys.exit(1)
     if admin_key:
         click.echo(f"Created the 'admin' user. Its API key (also saved in {swan_home() / 'admin_api_key'}):")
         click.echo(admin_key)
     click.echo(f"Swan listening on http://{host}:{port}  (store: {engine.url.render_as_string()}, artifacts: {settings.artifacts_destination})")
     run_gunicorn(settings, workers=workers, threads=threads)
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 @click.group("db")

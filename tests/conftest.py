@@ -80,3 +80,13 @@ def unique_name(request):
 
 
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A real S3 protocol endpoint (moto's server) on loopback."""
+    from tests.s3 import MotoS3
+
+    s3 = MotoS3().start()
+    yield s3
+    s3.stop()

@@ -1,4 +1,4 @@
-"""Artifact storage: one interface, a local-folder implementation (S3 comes with deployment)."""
+"""Artifact storage: one interface, with a local-folder and an S3 implementation."""
 
 from swan_server.artifacts.base import ArtifactStore, FileInfo
 from swan_server.artifacts.paths import safe_relative_path
@@ -7,8 +7,12 @@ __all__ = ["ArtifactStore", "FileInfo", "safe_relative_path", "make_artifact_sto
 
 
 def make_artifact_store(destination: str) -> ArtifactStore:
+    if destination.startswith("s3://"):
+        from swan_server.artifacts.s3 import S3ArtifactStore
+
+        return S3ArtifactStore(destination)
+    if "://" in destination and not destination.startswith("file://"):
+        raise ValueError(f"Unsupported artifacts destination: {destination} (use a folder or s3://bucket/prefix)")
     from swan_server.artifacts.local import LocalArtifactStore
 
-    if "://" in destination and not destination.startswith("file://"):
-        raise ValueError(f"Unsupported artifacts destination: {destination}")
     return LocalArtifactStore(destination.removeprefix("file://"))

@@ -16,6 +16,9 @@ class ArtifactStore(ABC):
     """Files addressed by relative POSIX paths under one root. Callers pass paths that went
     through `safe_relative_path`; implementations check confinement again."""
 
+    def check(self) -> None:
+        """Raise if the store is unusable (checked once when the server starts)."""
+
     @abstractmethod
     def write(self, path: str, stream: BinaryIO, chunk_size: int = 1 << 20) -> int:
         """Store the stream's bytes at `path` without holding them in memory; returns the size."""
