@@ -96,6 +96,12 @@ def parse_time(value, field: str = "create_time") -> int:
         return int(value if value > 1e11 else value * 1000)
     if not isinstance(value, str):
         raise invalid(f"Invalid {field} {value!r}")
+    try:  # fast path: what the SDK sends, `2026-11-28T23:19:29.461424Z` (Python 3.11+ parses it)
+        dt = datetime.fromisoformat(value)
+        if dt.tzinfo is not None:
+            return int(dt.timestamp() * 1000)
+    except ValueError:
+        pass
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -485,16 +491,18 @@ class SwanLabService:
 
     def _scalars(self, ctx, items: list) -> int:
         metrics = []
+        keys: dict = {}  # a batch repeats a few keys many times: check each once
         for item in items:
             item = _obj(item, "metric")
-            key = check_metric_key(item.get("key"))
-            metric = Metric(
-                to_swan_key(key),
-                scalar_value(item.get("data"), key),
-                parse_time(item.get("create_time")),
-                check_index(item.get("index"), f"index of '{key}'"),
-            )
-            metrics.append(metric)
+            raw = item.get("key")
+            swan_key = keys.get(raw) if isinstance(raw, str) else None
+            if swan_key is None:
+                swan_key = keys[raw] = to_swan_key(check_metric_key(raw))
+            data = item.get("data")
+            value = float(data) if type(data) in (float, int) else scalar_value(data, raw)
+            index = item.get("index")
+            step = index if type(index) is int and 0 <= index < 2**63 else check_index(index, f"index of '{raw}'")
+            metrics.append(Metric(swan_key, value, parse_time(item.get("create_time")), step))
         return self.store.log_metrics_once(ctx.run_id, metrics)
 
     def _media(self, ctx, items: list) -> int:
