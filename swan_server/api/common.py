@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from flask import Response, current_app
 
 from swan_server.services.container import Services
@@ -14,6 +13,7 @@ def services() -> Services:
 
 
 def json_response(payload, status: int = 200) -> Response:
-    # allow_nan=False: every float was made JSON-safe by the serializers; a slip fails loudly.
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    # Serializers turn NaN and infinities into the protocol's strings before this point (orjson
+    # itself would write them as null).
+    body = orjson.dumps(payload)
     return Response(body, status=status, mimetype="application/json")

@@ -92,7 +92,9 @@ class TrackingStore(ABC):
     @abstractmethod
     def get_metric_history(self, run_id: str, key: str, max_results: int | None,
                            page_token: str | None) -> PagedList:
-        """Every point of one series, ordered by step and timestamp, paged."""
+        """Every point of one series, ordered by step and timestamp, paged. Items are
+        (step, timestamp, value, is_nan) tuples with NaN and infinities already decoded: this is
+        the largest read the server does, so it skips building an object per point."""
 
     @abstractmethod
     def get_metric_history_bulk_interval(self, run_ids: list[str], key: str, start_step: int | None,

@@ -36,6 +36,8 @@ def encode_value(value: float) -> tuple[float, bool]:
 
 
 def decode_value(value: float, is_nan: bool) -> float:
+    if not is_nan and -DBL_MAX < value < DBL_MAX:
+        return value
     if is_nan:
         return math.nan
     if value >= DBL_MAX:
@@ -43,6 +45,12 @@ def decode_value(value: float, is_nan: bool) -> float:
     if value <= -DBL_MAX:
         return -math.inf
     return value
+
+
+def fetch_tuples(conn: Connection, query) -> list[tuple]:
+    """Rows as the driver's plain tuples, skipping SQLAlchemy's per-row Row objects: for the
+    bounded but large reads of the metrics hot path (numbers and booleans only)."""
+    return conn.execute(query).cursor.fetchall()
 
 
 def chunks(seq: list, size: int = IN_CHUNK) -> Iterator[list]:

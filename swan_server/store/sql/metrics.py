@@ -11,7 +11,7 @@ from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
-from swan_server.store.sql.base import SqlStoreBase, decode_value, encode_value, now_ms
+from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, decode_value, encode_value, fetch_tuples, now_ms
 
 S = t.metric_series
 P = t.metric_points
@@ -134,11 +134,15 @@ class MetricsMixin(SqlStoreBase):
                 query = query.offset(offset)
             if max_results:
                 query = query.limit(max_results + 1)
-            rows = conn.execute(query).all()
+            rows = fetch_tuples(conn, query)
         has_more = bool(max_results) and len(rows) > max_results
         if has_more:
             rows = rows[:max_results]
-        items = [Metric(key, decode_value(v, nan), ts, step) for step, ts, v, nan in rows]
+        # Only NaN and clamped infinities need decoding; the other driver tuples pass as they are.
+        items = [
+            row if not row[3] and -DBL_MAX < row[2] < DBL_MAX else (row[0], row[1], decode_value(row[2], row[3]), row[3])
+            for row in rows
+        ]
         return PagedList(items, encode_offset(offset + max_results) if has_more else None)
 
     def get_metric_history_bulk_interval(self, run_ids, key, start_step, end_step, max_results):
