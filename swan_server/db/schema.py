@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -296,6 +297,9 @@ server_secrets = Table(
 
 # -- MLflow 3: model registry, logged models, traces (migration 0004) ---------------------------
 
+# Registry tag values and descriptions reach 100,000 characters: more than MySQL's TEXT holds.
+LongText = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+
 registered_models = Table(
     "registered_models",
     metadata,
@@ -303,7 +307,7 @@ registered_models = Table(
     Column("name", String(256), nullable=False, unique=True),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
-    Column("description", Text, nullable=True),
+    Column("description", LongText, nullable=True),
     Column("user_id", String(256), nullable=True),
     # The highest version number ever issued: numbers of deleted versions are never reused.
     Column("last_version", Integer, nullable=False),
@@ -314,7 +318,7 @@ registered_model_tags = Table(
     metadata,
     Column("model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=True),
+    Column("value", LongText, nullable=True),
     PrimaryKeyConstraint("model_id", "key"),
 )
 
@@ -335,7 +339,7 @@ model_versions = Table(
     Column("version", Integer, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
-    Column("description", Text, nullable=True),
+    Column("description", LongText, nullable=True),
     Column("user_id", String(256), nullable=True),
     Column("current_stage", String(20), nullable=False),
     Column("source", Text, nullable=False),
@@ -355,7 +359,7 @@ model_version_tags = Table(
     metadata,
     Column("version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=True),
+    Column("value", LongText, nullable=True),
     PrimaryKeyConstraint("version_id", "key"),
 )
 
@@ -402,14 +406,16 @@ logged_model_metrics = Table(
     metadata,
     Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("dataset_name", String(500), nullable=False),  # "" when the metric names no dataset
-    Column("dataset_digest", String(36), nullable=False),
+    # sha1 of (dataset name, digest), "" for none: keeps the key within MySQL's index limit.
+    Column("dataset_key", String(40), nullable=False),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(36), nullable=True),
     Column("value", Double, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("run_id", String(32), nullable=True),
-    PrimaryKeyConstraint("model_pk", "key", "dataset_name", "dataset_digest"),
+    PrimaryKeyConstraint("model_pk", "key", "dataset_key"),
 )
 
 # LogOutputs: the logged models a run produced (`run.outputs.model_outputs`).

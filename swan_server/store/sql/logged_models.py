@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from sqlalchemy import and_, case, delete, false, or_, select, update
@@ -36,6 +37,12 @@ _ATTRIBUTE_COLUMNS = {
     "last_updated_timestamp": LM.c.last_updated_time,
 }
 assert set(_ATTRIBUTE_COLUMNS) == set(LOGGED_MODEL_STRING_ATTRIBUTES) | set(LOGGED_MODEL_NUMERIC_ATTRIBUTES)
+
+
+def _dataset_key(name: str | None, digest: str | None) -> str:
+    if not name and not digest:
+        return ""
+    return hashlib.sha1(f"{name or ''}\0{digest or ''}".encode()).hexdigest()
 
 
 def _dataset_condition(datasets):
@@ -78,7 +85,7 @@ class LoggedModelsMixin(SqlStoreBase):
             for m in conn.execute(select(LMM).where(LMM.c.model_pk.in_(part)).order_by(LMM.c.key)):
                 out[m.model_pk].metrics.append(
                     ModelMetric(m.key, decode_value(m.value, m.is_nan), m.timestamp, m.step, m.run_id,
-                                m.dataset_name or None, m.dataset_digest or None)
+                                m.dataset_name, m.dataset_digest)
                 )
         by_model_id = {m.model_id: m for m in out.values()}
         registrations = self.versions_of_logged_model(conn, list(by_model_id))
@@ -133,7 +140,7 @@ class LoggedModelsMixin(SqlStoreBase):
             row = self._lm_row(conn, model_id)
             if tags:
                 conn.execute(delete(LMT).where(LMT.c.model_pk == row.id, LMT.c.key.in_(list(tags))))
-                conn.execute(LMT.insert(), [{"model_pk": row.id, "key": k, "value": v} for k, v in tags.items()])
+                conn.execute(insert_ignore(LMT, self.dialect), [{"model_pk": row.id, "key": k, "value": v} for k, v in tags.items()])
                 conn.execute(update(LM).where(LM.c.id == row.id).values(last_updated_time=now_ms()))
             return self._load_logged_models(conn, [self._lm_row(conn, model_id)])[0]
 
@@ -158,7 +165,7 @@ class LoggedModelsMixin(SqlStoreBase):
                     )
             new = [{"model_pk": row.id, "key": k, "value": v} for k, v in params.items() if k not in existing]
             if new:
-                conn.execute(LMP.insert(), new)
+                conn.execute(insert_ignore(LMP, self.dialect), new)
 
     # -- metrics logged with a model_id, and run outputs -----------------------------------------
     def record_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
@@ -172,12 +179,11 @@ class LoggedModelsMixin(SqlStoreBase):
                 raise not_found(f"Logged model with ID '{missing[0]}' not found.")
             latest: dict[tuple, Metric] = {}
             for m in metrics:
-                k = (pks[m.model_id], m.key, m.dataset_name or "", m.dataset_digest or "")
+                k = (pks[m.model_id], m.key, _dataset_key(m.dataset_name, m.dataset_digest))
                 if k not in latest or (m.step, m.timestamp) >= (latest[k].step, latest[k].timestamp):
                     latest[k] = m
-            for (pk, key, dname, ddigest), m in latest.items():
-                where = (LMM.c.model_pk == pk, LMM.c.key == key, LMM.c.dataset_name == dname,
-                         LMM.c.dataset_digest == ddigest)
+            for (pk, key, dkey), m in latest.items():
+                where = (LMM.c.model_pk == pk, LMM.c.key == key, LMM.c.dataset_key == dkey)
                 old = conn.execute(select(LMM.c.step, LMM.c.timestamp).where(*where)).first()
                 if old is not None and (old.step, old.timestamp) > (m.step, m.timestamp):
                     continue
@@ -185,7 +191,8 @@ class LoggedModelsMixin(SqlStoreBase):
                 values = dict(value=value, is_nan=is_nan, timestamp=m.timestamp, step=m.step, run_id=run.run_uuid)
                 if old is None:
                     conn.execute(insert_ignore(LMM, self.dialect).values(
-                        model_pk=pk, key=key, dataset_name=dname, dataset_digest=ddigest, **values))
+                        model_pk=pk, key=key, dataset_key=dkey, dataset_name=m.dataset_name or None,
+                        dataset_digest=m.dataset_digest or None, **values))
                 else:
                     conn.execute(update(LMM).where(*where).values(**values))
 
@@ -195,7 +202,7 @@ class LoggedModelsMixin(SqlStoreBase):
             for model_id, step in outputs:
                 row = self._lm_row(conn, model_id)
                 conn.execute(delete(OUT).where(OUT.c.run_id == run.id, OUT.c.model_pk == row.id))
-                conn.execute(OUT.insert().values(run_id=run.id, model_pk=row.id, step=step))
+                conn.execute(insert_ignore(OUT, self.dialect).values(run_id=run.id, model_pk=row.id, step=step))
 
     # -- search --------------------------------------------------------------------------------------
     def _lm_condition(self, c: Comparison, datasets):

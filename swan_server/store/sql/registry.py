@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from swan_server.db import schema as t
+from swan_server.db.dialects import insert_ignore
 from swan_server.entities import PagedList
 from swan_server.entities_mlflow3 import STAGE_NONE, ModelVersion, RegisteredModel
 from swan_server.errors import already_exists, invalid, not_found
@@ -168,7 +169,7 @@ class RegistryMixin(SqlStoreBase):
         with self.write() as conn:
             rm = self._rm_row(conn, name)
             conn.execute(delete(RMT).where(RMT.c.model_id == rm.id, RMT.c.key == key))
-            conn.execute(RMT.insert().values(model_id=rm.id, key=key, value=value))
+            conn.execute(insert_ignore(RMT, self.dialect).values(model_id=rm.id, key=key, value=value))
             self._touch_registered_model(conn, rm.id)
 
     def delete_registered_model_tag(self, name, key):
@@ -228,7 +229,7 @@ class RegistryMixin(SqlStoreBase):
             rm = self._rm_row(conn, name)
             mv = self._mv_row(conn, rm, version)
             conn.execute(delete(RMA).where(RMA.c.model_id == rm.id, RMA.c.alias == alias))
-            conn.execute(RMA.insert().values(model_id=rm.id, alias=alias, version=mv.version))
+            conn.execute(insert_ignore(RMA, self.dialect).values(model_id=rm.id, alias=alias, version=mv.version))
             self._touch_registered_model(conn, rm.id)
 
     def delete_registered_model_alias(self, name, alias):
@@ -314,7 +315,7 @@ class RegistryMixin(SqlStoreBase):
             rm = self._rm_row(conn, name)
             mv = self._mv_row(conn, rm, version)
             conn.execute(delete(MVT).where(MVT.c.version_id == mv.id, MVT.c.key == key))
-            conn.execute(MVT.insert().values(version_id=mv.id, key=key, value=value))
+            conn.execute(insert_ignore(MVT, self.dialect).values(version_id=mv.id, key=key, value=value))
 
     def delete_model_version_tag(self, name, version, key):
         with self.write() as conn:

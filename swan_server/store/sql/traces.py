@@ -13,6 +13,7 @@ from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from swan_server.db import schema as t
+from swan_server.db.dialects import insert_ignore
 from swan_server.entities import ACTIVE, PagedList
 from swan_server.entities_mlflow3 import TraceInfo
 from swan_server.errors import invalid, not_found
@@ -56,16 +57,29 @@ class TracesMixin(SqlStoreBase):
             )
         return exp
 
-    def _insert_trace(self, conn: Connection, exp: Row, trace_id: str, values: dict) -> int:
-        pk = conn.execute(T.insert().values(trace_id=trace_id, project_id=exp.id, **values)).inserted_primary_key[0]
-        location = f"{exp.artifact_location.rstrip('/')}/traces/{trace_id}/artifacts"
-        conn.execute(TT.insert().values(trace_pk=pk, key=ARTIFACT_LOCATION_TAG, value=location))
-        return pk
+    def _ensure_trace(self, conn: Connection, exp: Row, trace_id: str, values: dict) -> tuple[Row, bool]:
+        """The trace's row, locked for this transaction, and whether this call created it.
+
+        Spans (OTLP) and StartTraceV3 may race to create the same trace: the insert skips an
+        existing row instead of failing, then the row is locked."""
+        insert = insert_ignore(T, self.dialect).values(trace_id=trace_id, project_id=exp.id, **values)
+        if self.dialect == "postgresql":
+            # The implicit RETURNING of the new id leaves rowcount at -1: ask for the row instead.
+            created = conn.execute(insert.returning(T.c.id)).first() is not None
+        else:
+            created = conn.execute(insert).rowcount == 1
+        row = self._trace_row(conn, trace_id, for_update=True)
+        if created:
+            location = f"{exp.artifact_location.rstrip('/')}/traces/{trace_id}/artifacts"
+            conn.execute(insert_ignore(TT, self.dialect).values(trace_pk=row.id, key=ARTIFACT_LOCATION_TAG, value=location))
+        elif row.project_id != exp.id:
+            raise invalid(f"Trace {trace_id} belongs to experiment {row.project_id}, not {exp.id}")
+        return row, created
 
     def _merge(self, conn: Connection, table, pk: int, items: dict[str, str]) -> None:
         if items:
             conn.execute(delete(table).where(table.c.trace_pk == pk, table.c.key.in_(list(items))))
-            conn.execute(table.insert(), [{"trace_pk": pk, "key": k, "value": v} for k, v in items.items()])
+            conn.execute(insert_ignore(table, self.dialect), [{"trace_pk": pk, "key": k, "value": v} for k, v in items.items()])
 
     def _load_trace_infos(self, conn: Connection, rows: list[Row]) -> list[TraceInfo]:
         out = {
@@ -93,13 +107,9 @@ class TracesMixin(SqlStoreBase):
         )
         with self.write() as conn:
             exp = self._active_experiment(conn, info.experiment_id)
-            row = conn.execute(select(T).where(T.c.trace_id == info.trace_id).with_for_update()).first()
-            if row is None:
-                pk = self._insert_trace(conn, exp, info.trace_id, values)
-            else:
-                if row.project_id != exp.id:
-                    raise invalid(f"Trace {info.trace_id} belongs to experiment {row.project_id}, not {exp.id}")
-                pk = row.id
+            row, created = self._ensure_trace(conn, exp, info.trace_id, values)
+            pk = row.id
+            if not created:
                 conn.execute(update(T).where(T.c.id == pk).values(**values))
             tags = {k: v for k, v in info.tags.items() if k != ARTIFACT_LOCATION_TAG}
             self._merge(conn, TT, pk, tags)
@@ -112,15 +122,10 @@ class TracesMixin(SqlStoreBase):
         `updates` set by the writer are applied before the lock is released."""
         with self.write() as conn:
             exp = self._active_experiment(conn, experiment_id)
-            row = conn.execute(select(T).where(T.c.trace_id == trace_id).with_for_update()).first()
-            if row is None:
-                self._insert_trace(conn, exp, trace_id, dict(
-                    client_request_id=None, request_time=request_time, execution_duration=None,
-                    state="IN_PROGRESS", request_preview=None, response_preview=None, info_finalized=False,
-                ))
-                row = self._trace_row(conn, trace_id, for_update=True)
-            elif row.project_id != exp.id:
-                raise invalid(f"Trace {trace_id} belongs to experiment {row.project_id}, not {exp.id}")
+            row, _ = self._ensure_trace(conn, exp, trace_id, dict(
+                client_request_id=None, request_time=request_time, execution_duration=None,
+                state="IN_PROGRESS", request_preview=None, response_preview=None, info_finalized=False,
+            ))
             location = conn.execute(
                 select(TT.c.value).where(TT.c.trace_pk == row.id, TT.c.key == ARTIFACT_LOCATION_TAG)
             ).scalar()
@@ -150,8 +155,7 @@ class TracesMixin(SqlStoreBase):
                 row = self._trace_row(conn, trace_id)
                 if row.project_id != run.project_id:
                     raise invalid(f"Trace {trace_id} and run {run_id} belong to different experiments")
-                conn.execute(delete(TL).where(TL.c.trace_pk == row.id, TL.c.run_id == run_id))
-                conn.execute(TL.insert().values(trace_pk=row.id, run_id=run_id))
+                conn.execute(insert_ignore(TL, self.dialect).values(trace_pk=row.id, run_id=run_id))
 
     def delete_traces(self, experiment_id, max_timestamp_millis, max_traces, trace_ids) -> list[str]:
         """Delete traces by id or by age; returns the artifact locations of the deleted traces."""

@@ -6,6 +6,7 @@ Revises: 0003
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 revision = "0004"
 down_revision = "0003"
@@ -13,6 +14,7 @@ branch_labels = None
 depends_on = None
 
 Double = sa.Float(precision=53)
+LongText = sa.Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
 
 
 def _fk(target: str):
@@ -26,7 +28,7 @@ def upgrade():
         sa.Column("name", sa.String(256), nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_updated_time", sa.BigInteger, nullable=False),
-        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("description", LongText, nullable=True),
         sa.Column("user_id", sa.String(256), nullable=True),
         sa.Column("last_version", sa.Integer, nullable=False),
         sa.UniqueConstraint("name", name="uq_registered_models_name"),
@@ -35,7 +37,7 @@ def upgrade():
         "registered_model_tags",
         sa.Column("model_id", sa.Integer, _fk("registered_models.id"), nullable=False),
         sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("value", sa.Text, nullable=True),
+        sa.Column("value", LongText, nullable=True),
         sa.PrimaryKeyConstraint("model_id", "key", name="pk_registered_model_tags"),
     )
     op.create_table(
@@ -52,7 +54,7 @@ def upgrade():
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_updated_time", sa.BigInteger, nullable=False),
-        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("description", LongText, nullable=True),
         sa.Column("user_id", sa.String(256), nullable=True),
         sa.Column("current_stage", sa.String(20), nullable=False),
         sa.Column("source", sa.Text, nullable=False),
@@ -68,7 +70,7 @@ def upgrade():
         "model_version_tags",
         sa.Column("version_id", sa.Integer, _fk("model_versions.id"), nullable=False),
         sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("value", sa.Text, nullable=True),
+        sa.Column("value", LongText, nullable=True),
         sa.PrimaryKeyConstraint("version_id", "key", name="pk_model_version_tags"),
     )
     op.create_table(
@@ -100,16 +102,15 @@ def upgrade():
         "logged_model_metrics",
         sa.Column("model_pk", sa.Integer, _fk("logged_models.id"), nullable=False),
         sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("dataset_name", sa.String(500), nullable=False),
-        sa.Column("dataset_digest", sa.String(36), nullable=False),
+        sa.Column("dataset_key", sa.String(40), nullable=False),
+        sa.Column("dataset_name", sa.String(500), nullable=True),
+        sa.Column("dataset_digest", sa.String(36), nullable=True),
         sa.Column("value", Double, nullable=False),
         sa.Column("is_nan", sa.Boolean, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("run_id", sa.String(32), nullable=True),
-        sa.PrimaryKeyConstraint(
-            "model_pk", "key", "dataset_name", "dataset_digest", name="pk_logged_model_metrics"
-        ),
+        sa.PrimaryKeyConstraint("model_pk", "key", "dataset_key", name="pk_logged_model_metrics"),
     )
     op.create_table(
         "run_model_outputs",
