@@ -30,7 +30,7 @@ class Echo(mlflow.pyfunc.PythonModel):
         return model_input
 
 
-def test_log_model_creates_ready_model_and_run_output(mlflow_client, unique_name):
+def test_log_model_creates_ready_model_and_run_output(mlflow_client, unique_name, api):
     mlflow.set_experiment(unique_name)
     with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="echo", python_model=Echo(), params={"alpha": "0.5"})
@@ -54,6 +54,11 @@ def test_log_model_creates_ready_model_and_run_output(mlflow_client, unique_name
     assert "MLmodel" in names and "python_model.pkl" in names
     # Run artifact listing (which also searches the run's logged models) still works.
     assert mlflow_client.list_artifacts(run.info.run_id) is not None
+
+    # The UI's file route serves a model file.
+    resp = api.get(f"/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files",
+                   params={"artifact_file_path": "MLmodel"})
+    assert resp.status_code == 200 and f"model_id: {model.model_id}" in resp.text
 
     loaded = mlflow.pyfunc.load_model(f"models:/{model.model_id}")
     import pandas as pd

@@ -244,19 +244,23 @@ def test_aliases_and_their_rules(mlflow_client, unique_name, api):
 # -- search and paging ------------------------------------------------------------------------------------------
 def test_search_registered_models_filters_orders_and_pages(mlflow_client, unique_name, api):
     prefix = f"srch{uuid.uuid4().hex[:6]}"
-    names = [f"{prefix}-{i:02d}" for i in range(23)]
+    names = [f"{prefix}-{i:03d}" for i in range(123)]
     for i, n in enumerate(names):
         mlflow_client.create_registered_model(n, tags={"parity": "even" if i % 2 == 0 else "odd"})
 
     found = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", max_results=1000)
     assert [m.name for m in found] == names  # default order: name ascending
-    assert len(mlflow_client.search_registered_models(f"name ILIKE '{prefix.upper()}-%'")) == 23
+    first = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'")  # MLflow's default page: 100
+    assert [m.name for m in first] == names[:100] and first.token
+    rest = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", page_token=first.token)
+    assert [m.name for m in rest] == names[100:] and not rest.token
+    assert len(mlflow_client.search_registered_models(f"name ILIKE '{prefix.upper()}-%'", max_results=500)) == 123
     assert mlflow_client.search_registered_models(f"name LIKE '{prefix.upper()}-%'") == []  # LIKE is case-sensitive
     assert [m.name for m in mlflow_client.search_registered_models(f"name = '{names[5]}'")] == [names[5]]
-    odd = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%' AND tags.parity = 'odd'")
+    odd = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%' AND tags.parity = 'odd'", max_results=1000)
     assert [m.name for m in odd] == names[1::2]
 
-    desc = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", order_by=["name DESC"])
+    desc = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", order_by=["name DESC"], max_results=1000)
     assert [m.name for m in desc] == names[::-1]
     mlflow_client.update_registered_model(names[3], description="touched")  # newest update
     by_update = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", order_by=["last_updated_timestamp DESC"])
@@ -265,7 +269,7 @@ def test_search_registered_models_filters_orders_and_pages(mlflow_client, unique
     # Paging: pages of 5, a token only while more remain, every model exactly once.
     seen, token, pages = [], None, 0
     while True:
-        page = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", max_results=5, page_token=token)
+        page = mlflow_client.search_registered_models(f"name LIKE '{prefix}-%'", max_results=25, page_token=token)
         seen += [m.name for m in page]
         pages += 1
         token = page.token
