@@ -77,6 +77,11 @@ def test_pyfunc_register_alias_load_predict(mlflow_client, unique_name, api):
     pd.testing.assert_frame_equal(by_version.predict(data), expected)
     assert list(by_alias.predict(data)["x"]) == [17.0, 27.0, 42.0]
 
+    # `runs:/<run>/<name>` of a 3.x logged model resolves (client side) to the same logged model.
+    mv2 = mlflow.register_model(f"runs:/{run.info.run_id}/adder", name)
+    assert mv2.version == "2" and mv2.source == f"models:/{info.model_id}"
+    pd.testing.assert_frame_equal(mlflow.pyfunc.load_model(f"models:/{name}/2").predict(data), expected)
+
     # The download URI is the logged model's own proxied location.
     uri = mlflow_client.get_model_version_download_uri(name, "1")
     assert uri == mlflow_client.get_logged_model(info.model_id).artifact_location

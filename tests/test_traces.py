@@ -375,3 +375,14 @@ def test_trace_errors(mlflow_client, experiment, api):
 
     ok = requests.post(otlp, data=gzip.compress(good), headers={**headers, "Content-Encoding": "gzip"}, timeout=30)
     assert ok.status_code == 200, ok.text
+    assert requests.post(otlp, data=b"not gzip", headers={**headers, "Content-Encoding": "gzip"},
+                         timeout=30).status_code == 400
+    # A decompression bomb (a few hundred KiB that inflate past 256 MiB) is refused, not inflated.
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(z.compress(chunk) for _ in range(260)) + z.flush()
+    assert len(bomb) < 1 << 20
+    resp = requests.post(otlp, data=bomb, headers={**headers, "Content-Encoding": "gzip"}, timeout=60)
+    assert resp.status_code == 413, resp.text

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import math
 import zlib
@@ -31,19 +30,33 @@ def _bad(message: str) -> SwanError:
     return SwanError(f"Invalid OpenTelemetry request: {message}", BAD_REQUEST)
 
 
-def decompress(body: bytes, encoding: str | None) -> bytes:
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise SwanError(f"The decompressed request body exceeds {limit} bytes", "PAYLOAD_TOO_LARGE")
+    if not d.eof:
+        raise zlib.error("truncated stream")
+    return out
+
+
+def decompress(body: bytes, encoding: str | None, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """The body, decompressed (gzip or deflate) up to `limit` bytes: no decompression bombs."""
     encoding = (encoding or "").strip().lower()
     if encoding in ("", "identity"):
         return body
     try:
         if encoding == "gzip":
-            return gzip.decompress(body)
+            return _inflate(body, 16 + zlib.MAX_WBITS, limit)
         if encoding == "deflate":
             try:
-                return zlib.decompress(body)
+                return _inflate(body, zlib.MAX_WBITS, limit)
             except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except (OSError, EOFError, zlib.error):
+                return _inflate(body, -zlib.MAX_WBITS, limit)
+    except zlib.error:
         raise _bad(f"the body could not be decompressed as {encoding}") from None
     raise _bad(f"unsupported Content-Encoding '{encoding}'")
 
