@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
+from swan_server.api.common import BODY_CONSUMED
 from swan_server.api.mlflow import register as register_mlflow
 from swan_server.api.swanlab import register as register_swanlab
 from swan_server.api.mlflow.wire import error_response, swan_error_response
@@ -42,7 +43,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_mlflow(app)
     register_swanlab(app)
     _register_error_handlers(app)
+    app.after_request(_close_if_body_unread)
     return app
+
+
+def _close_if_body_unread(response: Response) -> Response:
+    """A response sent before the request body was read (an early 4xx, an unknown route) closes
+    the connection: otherwise the WSGI server has to skip the rest of the body itself, and
+    gunicorn can take the client's next request for part of it and stall the keep-alive
+    connection until its timeout."""
+    has_body = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if has_body and not request.environ.get(BODY_CONSUMED) and not getattr(request.stream, "is_exhausted", False):
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _is_api_path(path: str) -> bool:

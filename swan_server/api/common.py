@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import orjson
-from flask import Response, current_app
+from flask import Response, current_app, request
+from werkzeug.wsgi import get_input_stream
 
+from swan_server.errors import BAD_REQUEST, SwanError
 from swan_server.services.container import Services
+
+# Set in the WSGI environ once a handler has read the whole request body itself.
+BODY_CONSUMED = "swan.body_consumed"
 
 
 def services() -> Services:
@@ -17,3 +22,43 @@ def json_response(payload, status: int = 200) -> Response:
     # itself would write them as null).
     body = orjson.dumps(payload)
     return Response(body, status=status, mimetype="application/json")
+
+
+class UploadBody:
+    """The body of an upload (artifact PUT, signed upload URL), read straight from the WSGI input
+    and never buffered whole.
+
+    The server may report a client that disconnected mid-body as a clean end of stream, so a
+    body shorter than its Content-Length is an error here; any failure while reading (a
+    truncated chunked body, a reset connection) becomes a 400 and the caller discards the upload."""
+
+    def __init__(self):
+        environ = request.environ
+        self.expected = request.content_length
+        if self.expected is None and not environ.get("wsgi.input_terminated"):
+            raise SwanError("An upload needs a Content-Length or chunked transfer encoding", BAD_REQUEST)
+        # max_content_length=None: uploads have no application-wide size limit. (Setting
+        # `request.max_content_length = None` is not enough: Flask then falls back to the
+        # MAX_CONTENT_LENGTH config.)
+        self._raw = get_input_stream(environ, safe_fallback=True, max_content_length=None)
+        self._environ = environ
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            chunk = self._raw.read(size)
+        except SwanError:
+            raise
+        except Exception as exc:
+            raise SwanError(
+                f"Upload interrupted after {self.received} bytes: {type(exc).__name__}", BAD_REQUEST
+            ) from None
+        if chunk:
+            self.received += len(chunk)
+        elif self.expected is not None and self.received < self.expected:
+            raise SwanError(
+                f"Upload interrupted: received {self.received} of {self.expected} bytes", BAD_REQUEST
+            )
+        else:
+            self._environ[BODY_CONSUMED] = True
+        return chunk

@@ -11,12 +11,11 @@ import unicodedata
 from urllib.parse import quote
 
 from flask import Response, request
-from werkzeug.wsgi import get_input_stream, wrap_file
+from werkzeug.wsgi import wrap_file
 
-from swan_server.api.common import json_response, services
+from swan_server.api.common import UploadBody, json_response, services
 from swan_server.api.mlflow.routes import routes
 from swan_server.api.mlflow.wire import RequestData
-from swan_server.errors import BAD_REQUEST, SwanError
 
 ARTIFACTS_PREFIX = ("/api/2.0/mlflow-artifacts",)
 DOWNLOAD_CHUNK = 1 << 20
@@ -66,41 +65,6 @@ def file_response(chunks, size: int, path: str) -> Response:
     return resp
 
 
-class _UploadBody:
-    """The request body of an upload, read straight from the WSGI input (never buffered whole).
-
-    The server may report a client that disconnected mid-body as a clean end of stream, so a
-    body shorter than its Content-Length is an error here; any failure while reading (a
-    truncated chunked body, a reset connection) becomes a 400 and the upload is discarded."""
-
-    def __init__(self, environ):
-        self.expected = request.content_length
-        if self.expected is None and not environ.get("wsgi.input_terminated"):
-            raise SwanError("An upload needs a Content-Length or chunked transfer encoding", BAD_REQUEST)
-        # max_content_length=None: no application-wide limit on artifact bodies. (Setting
-        # `request.max_content_length = None` is not enough: Flask then falls back to the
-        # MAX_CONTENT_LENGTH config.)
-        self._raw = get_input_stream(environ, safe_fallback=True, max_content_length=None)
-        self.received = 0
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            chunk = self._raw.read(size)
-        except SwanError:
-            raise
-        except Exception as exc:
-            raise SwanError(
-                f"Upload interrupted after {self.received} bytes: {type(exc).__name__}", BAD_REQUEST
-            ) from None
-        if chunk:
-            self.received += len(chunk)
-        elif self.expected is not None and self.received < self.expected:
-            raise SwanError(
-                f"Upload interrupted: received {self.received} of {self.expected} bytes", BAD_REQUEST
-            )
-        return chunk
-
-
 def _files_json(files) -> list[dict]:
     out = []
     for f in files:
@@ -113,8 +77,8 @@ def _files_json(files) -> list[dict]:
 
 @routes.route("/artifacts/<anypath:artifact_path>", methods=("PUT",), prefixes=ARTIFACTS_PREFIX)
 def upload_artifact(artifact_path):
-    # Artifacts of any size are streamed to storage; see _UploadBody for the body handling.
-    services().artifacts.put(artifact_path, _UploadBody(request.environ))
+    # Artifacts of any size are streamed to storage; see UploadBody for the body handling.
+    services().artifacts.put(artifact_path, UploadBody())
     return json_response({})
 
 
