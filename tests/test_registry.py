@@ -371,6 +371,12 @@ def test_source_must_match_its_run_or_model(mlflow_client, unique_name, api):
     assert_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
     resp = api.post(f"{API}/model-versions/create", json={"name": name, "source": f"models:/m-{'0' * 32}"})
     assert_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
+    # Lineage that does not exist is refused, whatever the source.
+    resp = api.post(f"{API}/model-versions/create", json={"name": name, "source": f"runs:/{run.info.run_id}/model",
+                                                        "run_id": run.info.run_id, "model_id": "m-" + "1" * 32})
+    assert_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
+    resp = api.post(f"{API}/model-versions/create", json={"name": name, "source": f"models:/{name}/1", "run_id": "x" * 64})
+    assert_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
     # A version of another registered model is a valid source (models:/name/version).
     resp = api.post(f"{API}/model-versions/create", json={"name": name, "source": f"models:/{name}/1"})
     assert resp.status_code == 200, resp.text

@@ -358,6 +358,9 @@ def test_trace_errors(mlflow_client, experiment, api):
     assert_error(api.post(f"{API3}/traces", json={"trace": {"trace_info": {
         "trace_id": missing, "request_time": "yesterday",
         "trace_location": {"mlflow_experiment": {"experiment_id": experiment}}}}}), 400, "INVALID_PARAMETER_VALUE")
+    assert_error(api.post(f"{API3}/traces", json={"trace": {"trace_info": {
+        "trace_id": missing, "client_request_id": "c" * 251,
+        "trace_location": {"mlflow_experiment": {"experiment_id": experiment}}}}}), 400, "INVALID_PARAMETER_VALUE")
     assert_error(api.post(f"{API2}/traces/link-to-run", json={"trace_ids": [missing], "run_id": "0" * 32}),
                  404, "RESOURCE_DOES_NOT_EXIST")
     assert_error(api.get(f"{API3}/traces/batchGet", params={"trace_ids": [missing] * 101}), 400, "INVALID_PARAMETER_VALUE")

@@ -251,6 +251,11 @@ class RegistryService:
                 raise invalid(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder.")
             location = source
         else:
+            # Lineage given by the caller must exist (and fit): it is stored with the version.
+            if run_id:
+                self.tracking.get_run(run_id)
+            if model_id:
+                self.store.get_logged_model(model_id)
             source, run_id, model_id, location = self._resolve_source(source, run_id or None, model_id or None)
         mv = self.store.create_model_version(
             name, source, run_id, tag_map, run_link, _check_description(description), model_id, location,

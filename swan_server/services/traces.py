@@ -124,6 +124,8 @@ class TraceService:
         check_trace_id(info.trace_id)
         if not info.experiment_id:
             raise invalid("A trace location with an MLflow experiment ID is required.")
+        if info.client_request_id is not None and len(info.client_request_id) > MAX_TAG_KEY_LENGTH:
+            raise invalid(f"client_request_id exceeds the maximum length of {MAX_TAG_KEY_LENGTH} characters")
         if info.state not in TRACE_STATES:
             raise invalid(f"Invalid trace state {info.state!r}. Valid values are {list(TRACE_STATES)}")
         for key in list(info.tags) + list(info.metadata):

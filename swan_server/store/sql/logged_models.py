@@ -20,7 +20,15 @@ from swan_server.search.registry_filter import (
     parse_logged_model_filter,
 )
 from swan_server.store.paging import encode_offset
-from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, chunks, decode_value, encode_value, now_ms
+from swan_server.store.sql.base import (
+    DBL_MAX,
+    SqlStoreBase,
+    chunks,
+    decode_value,
+    encode_value,
+    now_ms,
+    parse_experiment_id,
+)
 from swan_server.store.sql.experiments import page_offset
 from swan_server.store.sql.names import random_run_name
 
@@ -227,12 +235,7 @@ class LoggedModelsMixin(SqlStoreBase):
         """order_by: [(field_name, ascending, dataset_name, dataset_digest)]; datasets: [(name, digest)]."""
         comparisons = parse_logged_model_filter(filter_string)
         offset = page_offset(page_token)
-        exp_ids = []
-        for e in experiment_ids:
-            try:
-                exp_ids.append(int(str(e)))
-            except ValueError:
-                raise invalid(f"Invalid experiment ID '{e}'") from None
+        exp_ids = [parse_experiment_id(e) for e in experiment_ids]
         query = select(LM).where(LM.c.project_id.in_(exp_ids), LM.c.lifecycle_stage == ACTIVE)
         for c in comparisons:
             query = query.where(self._lm_condition(c, datasets))
