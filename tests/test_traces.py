@@ -389,3 +389,54 @@ def test_trace_errors(mlflow_client, experiment, api):
     assert len(bomb) < 1 << 20
     resp = requests.post(otlp, data=bomb, headers={**headers, "Content-Encoding": "gzip"}, timeout=60)
     assert resp.status_code == 413, resp.text
+
+
+def test_malformed_mlflow3_requests_are_4xx(mlflow_client, experiment, api):
+    """Wrong types, out-of-range numbers and odd shapes on every MLflow 3 route: 4xx, never 5xx."""
+    tid = f"tr-{uuid.uuid4().hex}"
+    loc = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment}}
+    cases = [
+        ("POST", f"{API3}/traces", {"trace": "x"}),
+        ("POST", f"{API3}/traces", {"trace": {"trace_info": {"trace_id": 5}}}),
+        ("POST", f"{API3}/traces", {"trace": {"trace_info": {"trace_id": tid, "trace_location": loc["mlflow_experiment"] and {"mlflow_experiment": {"experiment_id": experiment}}, "request_time": 1e30}}}),
+        ("POST", f"{API3}/traces", {"trace": {"trace_info": {"trace_id": tid, "trace_location": {"mlflow_experiment": {"experiment_id": experiment}}, "tags": "x"}}}),
+        ("POST", f"{API3}/traces", {"trace": {"trace_info": {"trace_id": tid, "trace_location": {"mlflow_experiment": {"experiment_id": experiment}}, "state": "SUPER"}}}),
+        ("POST", f"{API3}/traces", {"trace": {"trace_info": {"trace_id": tid, "trace_location": {"mlflow_experiment": {"experiment_id": "1" * 30}}}}}),
+        ("POST", f"{API3}/traces/search", {"locations": [loc], "max_results": 10**20}),
+        ("POST", f"{API3}/traces/search", {"locations": [{"type": "INFERENCE_TABLE"}]}),
+        ("POST", f"{API3}/traces/search", {"locations": [loc], "order_by": ["bogus DESC"]}),
+        ("POST", f"{API2}/traces/delete-traces", {"experiment_id": experiment, "max_timestamp_millis": "soon"}),
+        ("POST", f"{API2}/traces/delete-traces", {"experiment_id": "x", "request_ids": [tid]}),
+        ("POST", f"{API3}/traces/batchGetInfos", {"trace_ids": "tr-1"}),
+        ("POST", f"{API2}/logged-models", {"experiment_id": experiment, "params": [{"key": "a"}], "tags": {"a": 1}}),
+        ("POST", f"{API2}/logged-models/search", {"experiment_ids": [experiment], "datasets": [{"dataset_name": 5}]}),
+        ("POST", f"{API2}/logged-models/search", {"experiment_ids": [experiment], "order_by": ["name"]}),
+        ("POST", f"{API2}/logged-models/search", {"experiment_ids": ["9" * 40]}),
+        ("PATCH", f"{API2}/logged-models/m-{'0' * 32}", {"status": 99}),
+        ("POST", f"{API2}/runs/outputs", {"run_id": "x", "models": "m"}),
+        ("POST", f"{API2}/registered-models/create", {"name": ["a"]}),
+        ("POST", f"{API2}/registered-models/create", {"name": "x" * 300}),
+        ("POST", f"{API2}/registered-models/alias", {"name": "n", "alias": "a", "version": 1.5}),
+        ("GET", f"{API2}/registered-models/search", {"max_results": "lots"}),
+        ("GET", f"{API2}/model-versions/search", {"filter": "version_number > 'x'"}),
+        ("GET", f"{API2}/model-versions/search", {"filter": "run_id LIKE 'a%'"}),
+        ("GET", f"{API2}/model-versions/get", {"name": "n", "version": "99999999999999999999"}),
+        ("POST", f"{API2}/model-versions/create", {"name": "n", "source": 5}),
+        ("POST", f"{API2}/model-versions/transition-stage", {"name": "n", "version": "1", "stage": None}),
+    ]
+    for method, path, payload in cases:
+        kw = {"params": payload} if method == "GET" else {"json": payload}
+        resp = requests.request(method, api.base + path, timeout=30, **kw)
+        assert 400 <= resp.status_code < 500, (method, path, payload, resp.status_code, resp.text[:300])
+    # Numbers past the double range are clamped, not errors: these answer normally.
+    for path, payload in (
+        (f"{API3}/traces/search", {"locations": [loc], "filter": "trace.timestamp_ms > 1e400"}),
+        (f"{API2}/logged-models/search", {"experiment_ids": [experiment], "filter": "metrics.a > -1e999"}),
+    ):
+        resp = requests.post(api.base + path, json=payload, timeout=30)
+        assert resp.status_code == 200 and resp.json() == {}, resp.text[:300]
+    resp = requests.get(api.base + f"{API2}/model-versions/search", params={"filter": "version_number > 1e400"}, timeout=30)
+    assert resp.status_code == 200, resp.text[:300]
+    body = b"{not json"
+    resp = requests.post(api.base + f"{API3}/traces/search", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code == 400

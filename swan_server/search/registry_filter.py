@@ -16,6 +16,8 @@ Each parser returns `Comparison`s (entity, key, op, value) with MLflow's checks 
 
 from __future__ import annotations
 
+import math
+
 from swan_server.errors import invalid
 from swan_server.search.filter import (
     ATTRIBUTE,
@@ -29,6 +31,7 @@ from swan_server.search.filter import (
 )
 
 METADATA = "metadata"
+DBL_MAX = 1.7976931348623157e308
 
 NUMERIC_OPS = ("=", "!=", ">", ">=", "<", "<=")
 STRING_OPS = ("=", "!=", "LIKE", "ILIKE")
@@ -65,7 +68,10 @@ def _check(kind: str, key: str, op: str, value, ops, numeric: bool) -> Compariso
                 value = float(value)
             except ValueError:
                 raise invalid(f"Expected numeric value type for '{key}'. Found {value!r}") from None
-        return Comparison(kind, key, op, value)
+        if not isinstance(value, float) or math.isnan(value):
+            raise invalid(f"Expected numeric value type for '{key}'. Found {value!r}")
+        # 1e400 parses as infinity, which not every database can compare: clamp it.
+        return Comparison(kind, key, op, max(-DBL_MAX, min(DBL_MAX, value)))
     if not isinstance(value, str):
         raise invalid(f"Expected a quoted string value for '{key}'. Found {value!r}")
     return Comparison(kind, key, op, value)

@@ -29,6 +29,8 @@ def _timestamp_in(value) -> int:
     if value is None or value == "":
         return now_ms()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise invalid(f"Invalid value {value} for parameter 'request_time' supplied")
         return int(value)
     ts = Timestamp()
     try:
