@@ -67,6 +67,7 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
     outputs: list = field(default_factory=list)  # entities_mlflow3.ModelOutput (logged models)
+    model_inputs: list[str] = field(default_factory=list)  # ids of logged models the run consumed
 
 
 @dataclass

@@ -129,6 +129,12 @@ def test_search_logged_models_by_metric_param_and_dataset(mlflow_client, unique_
         # ... and a different value on the "test" dataset.
         mlflow_client.log_metric(run.info.run_id, "acc", 1 - i / 10, step=1, model_id=m.model_id,
                                  dataset_name="test", dataset_digest="d2")
+    # LogInputs with models: the run lists them as inputs.
+    mlflow_client.log_inputs(run.info.run_id, models=[mlflow.entities.LoggedModelInput(ids[0])])
+    mlflow_client.log_inputs(run.info.run_id, models=[mlflow.entities.LoggedModelInput(ids[0]),
+                                                      mlflow.entities.LoggedModelInput(ids[1])])
+    inputs = mlflow_client.get_run(run.info.run_id).inputs.model_inputs
+    assert sorted(i.model_id for i in inputs) == sorted(ids[:2])
     # A model with no metrics at all.
     bare = mlflow_client.create_logged_model(exp_id, name="bare", params={"kind": "tree"})
 

@@ -428,6 +428,15 @@ run_model_outputs = Table(
     PrimaryKeyConstraint("run_id", "model_pk"),
 )
 
+# LogInputs' models: the logged models a run consumed (`run.inputs.model_inputs`).
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("run_id", "model_pk"),
+)
+
 traces = Table(
     "traces",
     metadata,

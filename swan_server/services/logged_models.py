@@ -89,6 +89,11 @@ class LoggedModelService:
                 raise invalid("Missing value for required parameter 'model_id'.")
         self.store.log_outputs(run_id, outputs)
 
+    def log_inputs(self, run_id, model_ids: list[str]) -> None:
+        if len(model_ids) > MAX_OUTPUTS_PER_REQUEST:
+            raise invalid(f"A request can contain at most {MAX_OUTPUTS_PER_REQUEST} model inputs. Got {len(model_ids)}.")
+        self.store.log_model_inputs(run_id, list(dict.fromkeys(model_ids)))
+
     def search(self, experiment_ids, filter_string=None, datasets=None, max_results=None, order_by=None,
                page_token=None) -> PagedList:
         if not experiment_ids:

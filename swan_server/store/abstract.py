@@ -356,6 +356,10 @@ class ModelStore(ABC):
         """Attach logged models (model_id, step) to a run as its outputs."""
 
     @abstractmethod
+    def log_model_inputs(self, run_id: str, model_ids: list[str]) -> None:
+        """Attach logged models to a run as its inputs (LogInputs' `models`)."""
+
+    @abstractmethod
     def search_logged_models(self, experiment_ids: list[str], filter_string: str | None,
                              datasets: list[tuple[str, str | None]] | None, max_results: int,
                              order_by: list[tuple[str, bool, str | None, str | None]] | None,

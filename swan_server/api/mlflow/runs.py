@@ -162,7 +162,10 @@ def log_inputs():
                 tags=dict(tag_pairs(item.obj_list("tags"))),
             )
         )
+    models = [m.str("model_id", required=True) for m in req.obj_list("models")]
     services().runs.log_inputs(_run_id(req), datasets)
+    if models:  # MLflow 3: logged models as run inputs
+        services().logged_models.log_inputs(_run_id(req), models)
     return json_response({})
 
 

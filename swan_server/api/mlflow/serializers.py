@@ -78,6 +78,8 @@ def run_json(r: Run) -> dict:
     out = {"info": run_info_json(r.info), "data": data}
     inputs = [dataset_input_json(d) for d in r.inputs]
     out["inputs"] = {"dataset_inputs": inputs} if inputs else {}
+    if r.model_inputs:
+        out["inputs"]["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
     if r.outputs:
         out["outputs"] = {"model_outputs": [{"model_id": o.model_id, "step": o.step} for o in r.outputs]}
     return out

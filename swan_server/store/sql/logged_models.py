@@ -33,7 +33,7 @@ from swan_server.store.sql.experiments import page_offset
 from swan_server.store.sql.names import random_run_name
 
 LM, LMT, LMP, LMM = t.logged_models, t.logged_model_tags, t.logged_model_params, t.logged_model_metrics
-OUT = t.run_model_outputs
+OUT, INP = t.run_model_outputs, t.run_model_inputs
 
 _ATTRIBUTE_COLUMNS = {
     "name": LM.c.name,
@@ -211,6 +211,13 @@ class LoggedModelsMixin(SqlStoreBase):
                 row = self._lm_row(conn, model_id)
                 conn.execute(delete(OUT).where(OUT.c.run_id == run.id, OUT.c.model_pk == row.id))
                 conn.execute(insert_ignore(OUT, self.dialect).values(run_id=run.id, model_pk=row.id, step=step))
+
+    def log_model_inputs(self, run_id: str, model_ids: list[str]) -> None:
+        with self.write() as conn:
+            run = self._active_run_row(conn, run_id)
+            for model_id in model_ids:
+                row = self._lm_row(conn, model_id)
+                conn.execute(insert_ignore(INP, self.dialect).values(run_id=run.id, model_pk=row.id))
 
     # -- search --------------------------------------------------------------------------------------
     def _lm_condition(self, c: Comparison, datasets):

@@ -101,6 +101,11 @@ class RunsMixin(SqlStoreBase):
                 )
             ):
                 by_id[rid].outputs.append(ModelOutput(model_id, step))
+            inp = t.run_model_inputs
+            for rid, model_id in conn.execute(
+                select(inp.c.run_id, lm.c.model_id).join(lm, lm.c.id == inp.c.model_pk).where(inp.c.run_id.in_(part))
+            ):
+                by_id[rid].model_inputs.append(model_id)
         return [by_id[r.id] for r in rows]
 
     def _load_inputs(self, conn: Connection, run_ids: list[int], by_id: dict[int, Run]) -> None:

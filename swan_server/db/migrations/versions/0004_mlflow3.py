@@ -120,6 +120,12 @@ def upgrade():
         sa.PrimaryKeyConstraint("run_id", "model_pk", name="pk_run_model_outputs"),
     )
     op.create_table(
+        "run_model_inputs",
+        sa.Column("run_id", sa.Integer, _fk("runs.id"), nullable=False),
+        sa.Column("model_pk", sa.Integer, _fk("logged_models.id"), nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "model_pk", name="pk_run_model_inputs"),
+    )
+    op.create_table(
         "traces",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("trace_id", sa.String(64), nullable=False),
@@ -153,7 +159,7 @@ def upgrade():
 def downgrade():
     for table in (
         "trace_run_links", "trace_metadata", "trace_tags", "traces",
-        "run_model_outputs", "logged_model_metrics", "logged_model_params", "logged_model_tags",
+        "run_model_inputs", "run_model_outputs", "logged_model_metrics", "logged_model_params", "logged_model_tags",
     ):
         op.drop_table(table)
     op.drop_index("ix_logged_models_project_creation", table_name="logged_models")
