@@ -2,13 +2,27 @@ import os
 
 import pytest
 
+from tests.databases import TempDatabase, selected_backend
 from tests.server import LiveServer
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """One live `swan server` (SQLite, local artifacts) shared by the session's tests."""
-    srv = LiveServer(tmp_path_factory.mktemp("swan-home")).start()
+def backend_store_uri():
+    """The database the session's servers use: SQLite in SWAN_HOME by default; a fresh database on
+    the local PostgreSQL or MariaDB with SWAN_TEST_BACKEND=postgresql|mysql."""
+    backend = selected_backend()
+    if backend == "sqlite":
+        yield None
+        return
+    db = TempDatabase(backend).create()
+    yield db.uri
+    db.drop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, backend_store_uri):
+    """One live `swan server` (local artifacts) shared by the session's tests."""
+    srv = LiveServer(tmp_path_factory.mktemp("swan-home"), backend_store_uri=backend_store_uri).start()
     yield srv
     srv.stop()
 

@@ -1,13 +1,38 @@
-"""The Alembic history builds exactly the schema the store uses."""
+"""The Alembic history builds exactly the schema the store uses, on SQLite, PostgreSQL and
+MariaDB, from an empty database and from the previous revision."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
 
 from swan_client.cli import main
 from swan_server.db import schema
-from swan_server.db.engine import current_revision, downgrade, head_revision, make_engine, upgrade
+from swan_server.db.engine import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from swan_server.entities import Metric
+from swan_server.store.sql import SqlTrackingStore
+from tests.databases import TempDatabase
+
+DIALECTS = ["sqlite", "postgresql", "mysql"]
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_db(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    db = TempDatabase(request.param).create()
+    yield db.uri
+    db.drop()
 
 
 def _diff(engine):
@@ -16,8 +41,8 @@ def _diff(engine):
         return compare_metadata(ctx, schema.metadata)
 
 
-def test_upgrade_from_empty_matches_schema(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+def test_upgrade_from_empty_matches_schema(empty_db):
+    engine = make_engine(empty_db)
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     assert _diff(engine) == []
@@ -25,6 +50,37 @@ def test_upgrade_from_empty_matches_schema(tmp_path):
         default = conn.execute(select(schema.projects).where(schema.projects.c.id == 0)).one()
         assert default.name == "Default"
         assert default.artifact_location == "mlflow-artifacts:/0"
+        admin_ws = conn.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.name == "admin")).scalar()
+        assert admin_ws == 1
+    # ids generated after the seeded rows do not collide with them (PostgreSQL sequences)
+    store = SqlTrackingStore(engine)
+    assert store.create_experiment("after-seed", None, {}) not in ("0",)
+    assert store.create_user("someone", "member").workspace_id != 1
+    engine.dispose()
+
+
+def test_upgrade_from_previous_revision_keeps_data(empty_db):
+    engine = make_engine(empty_db)
+    script = ScriptDirectory.from_config(alembic_config())
+    previous = script.get_revision(head_revision()).down_revision
+    upgrade(engine, previous)
+    # Rows written by the previous release (plain SQL: today's store expects today's schema).
+    with engine.begin() as conn:
+        exp = conn.execute(schema.projects.insert().values(
+            workspace_id=1, name="kept", artifact_location="mlflow-artifacts:/x", lifecycle_stage="active",
+            creation_time=1, last_update_time=1)).inserted_primary_key[0]
+        run_pk = conn.execute(schema.runs.insert().values(
+            run_uuid="a" * 32, project_id=exp, name="r", user_id="u", status="FINISHED", start_time=1000,
+            lifecycle_stage="active", artifact_uri="mlflow-artifacts:/x/r/artifacts")).inserted_primary_key[0]
+        conn.execute(schema.params.insert().values(run_id=run_pk, key="lr", value="0.1"))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert _diff(engine) == []
+    store = SqlTrackingStore(engine)
+    store.log_batch("a" * 32, [Metric("loss", 0.5, 1000, 1), Metric("loss", 0.25, 1001, 2)], {}, {})
+    got = store.get_run("a" * 32)
+    assert got.params == {"lr": "0.1"} and got.info.status == "FINISHED" and [m.value for m in got.metrics] == [0.25]
+    engine.dispose()
 
 
 def test_upgrade_is_idempotent_and_downgrade_clears(tmp_path):
@@ -51,3 +107,17 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_mysql_compares_names_case_sensitively():
+    db = TempDatabase("mysql").create()
+    try:
+        engine = make_engine(db.uri)
+        upgrade(engine)
+        store = SqlTrackingStore(engine)
+        store.create_experiment("Case", None, {})
+        store.create_experiment("case", None, {})  # a different name, as on SQLite and PostgreSQL
+        assert store.get_experiment_by_name("CASE") is None
+        engine.dispose()
+    finally:
+        db.drop()

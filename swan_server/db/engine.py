@@ -93,8 +93,18 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision`."""
+    if engine.dialect.name in ("mysql", "mariadb"):
+        _mysql_binary_collation(engine)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def _mysql_binary_collation(engine: Engine) -> None:
+    """Names, keys and values compare and sort case-sensitively, as on SQLite and in MLflow:
+    tables Swan creates inherit the database's utf8mb4_bin default. (MySQL's usual *_ci default
+    would make "Run" and "run" the same experiment name.)"""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Float,
+    Double as DoublePrecision,
     ForeignKey,
     Index,
     Integer,
@@ -34,7 +34,7 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 # Double precision everywhere a metric value lives (MySQL's FLOAT would be single precision).
-Double = Float(precision=53)
+Double = DoublePrecision()
 
 workspaces = Table(
     "workspaces",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -67,6 +69,29 @@ def parse_experiment_id(experiment_id) -> int:
     if value is None or not -(2**31) <= value < 2**31:
         raise not_found(f"No Experiment with id={experiment_id} exists")
     return value
+
+
+TRANSIENT_ATTEMPTS = 5
+
+
+def retry_transient(method):
+    """Re-run a store method whose single transaction failed for a transient reason (a deadlock
+    between concurrent writers on MySQL or PostgreSQL, a locked SQLite file). The failed
+    transaction was rolled back, so running it again is safe; after the last attempt the client
+    gets the 503 it retries."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                return method(*args, **kwargs)
+            except SwanError as exc:
+                if exc.error_code != TEMPORARILY_UNAVAILABLE or attempt == TRANSIENT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class SqlStoreBase:

@@ -11,7 +11,15 @@ from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
-from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, decode_value, encode_value, fetch_tuples, now_ms
+from swan_server.store.sql.base import (
+    DBL_MAX,
+    SqlStoreBase,
+    decode_value,
+    encode_value,
+    fetch_tuples,
+    now_ms,
+    retry_transient,
+)
 
 S = t.metric_series
 P = t.metric_points
@@ -65,6 +73,7 @@ _SUMMARY_UPDATE = (
 
 
 class MetricsMixin(SqlStoreBase):
+    @retry_transient
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
         with self.write() as conn:
             row = self._active_run_row(conn, run_id)

@@ -14,7 +14,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-Double = sa.Float(precision=53)
+Double = sa.Double()
 
 
 def upgrade():
@@ -135,10 +135,9 @@ def _seed_defaults():
     """The admin workspace and MLflow's "Default" experiment, whose id is always 0."""
     now = int(time.time() * 1000)
     bind = op.get_bind()
-    bind.execute(
-        sa.text("INSERT INTO workspaces (id, name, created_time) VALUES (1, 'admin', :now)"),
-        {"now": now},
-    )
+    # No explicit id: the first generated id is 1 on every dialect, and PostgreSQL's sequence
+    # must have produced it itself or its next value would collide.
+    bind.execute(sa.text("INSERT INTO workspaces (name, created_time) VALUES ('admin', :now)"), {"now": now})
     # MySQL turns an explicit 0 into the next auto-increment value, so insert and then renumber.
     bind.execute(
         sa.text(

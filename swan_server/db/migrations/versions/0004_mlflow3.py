@@ -13,7 +13,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-Double = sa.Float(precision=53)
+Double = sa.Double()
 LongText = sa.Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
 
 
