@@ -19,6 +19,15 @@ def insert_ignore(table: Table, dialect_name: str):
     return generic_insert(table)
 
 
+def claim_row(conn, table: Table, values: dict) -> bool:
+    """Insert one row unless its key exists; True when this call inserted it. PostgreSQL
+    reports no reliable rowcount for a skipped conflict here, so it is asked with RETURNING."""
+    stmt = insert_ignore(table, conn.dialect.name).values(**values)
+    if conn.dialect.name == "postgresql":
+        return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+    return conn.execute(stmt).rowcount == 1
+
+
 def like(column: ColumnElement, pattern: str, dialect_name: str, case_sensitive: bool) -> ColumnElement:
     """MLflow's LIKE is case-sensitive on every backend and ILIKE is not."""
     if not case_sensitive:

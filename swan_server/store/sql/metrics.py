@@ -8,7 +8,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import insert_ignore
+from swan_server.db.dialects import claim_row, insert_ignore
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
 from swan_server.store.sql.base import (
@@ -78,10 +78,7 @@ class MetricsMixin(SqlStoreBase):
         with self.write() as conn:
             row = self._active_run_row(conn, run_id)
             if batch_key is not None:
-                claimed = conn.execute(
-                    insert_ignore(t.applied_batches, self.dialect).values(batch_key=batch_key, created_time=now_ms())
-                ).rowcount
-                if claimed == 0:
+                if not claim_row(conn, t.applied_batches, {"batch_key": batch_key, "created_time": now_ms()}):
                     return  # this exact batch was applied before: a client resend
             self._log_params(conn, row, params)
             self._set_tags(conn, row.id, tags)
