@@ -11,6 +11,7 @@ from werkzeug.routing import PathConverter
 from swan_server.api.common import BODY_CONSUMED
 from swan_server.api.mlflow import register as register_mlflow
 from swan_server.api.swanlab import register as register_swanlab
+from swan_server.api.v1 import register as register_v1
 from swan_server.api.mlflow.wire import error_response, swan_error_response
 from swan_server.config import Settings
 from swan_server.errors import BAD_REQUEST, ENDPOINT_NOT_FOUND, INTERNAL_ERROR, PAYLOAD_TOO_LARGE, SwanError
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     register_mlflow(app)
     register_swanlab(app)
+    register_v1(app)
     _register_error_handlers(app)
     app.after_request(_close_if_body_unread)
     return app
