@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MEDIA_KINDS = ("image", "audio", "video", "text", "echarts", "object3d", "molecule", "html", "file")
+MEDIA_KINDS = ("image", "audio", "video", "text", "echarts", "object3d", "molecule", "html", "file", "table")
 LOG_LEVELS = ("INFO", "WARN", "ERROR", "DEBUG")
 
 

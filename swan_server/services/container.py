@@ -14,6 +14,7 @@ from swan_server.services.liveness import CrashDetector
 from swan_server.services.logged_models import LoggedModelService
 from swan_server.services.logs import LogService
 from swan_server.services.media import MediaService
+from swan_server.services.native import NativeService
 from swan_server.services.registry import RegistryService
 from swan_server.services.runs import RunService
 from swan_server.services.swanlab import SwanLabService
@@ -38,6 +39,7 @@ class Services:
     registry: RegistryService | None = field(default=None)
     logged_models: LoggedModelService | None = field(default=None)
     traces: TraceService | None = field(default=None)
+    native: NativeService | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -55,13 +57,15 @@ class Services:
         media = MediaService(store)
         logs = LogService(store, artifact_store)
         uploads = DirectUploads(artifact_store, UploadSigner(lambda: store.server_secret("upload-url-key", lambda: token_hex(32))))
+        experiments = ExperimentService(store)
+        artifacts = ArtifactService(store, artifact_store)
         return cls(
             settings=settings,
             store=store,
             artifact_store=artifact_store,
-            experiments=ExperimentService(store),
+            experiments=experiments,
             runs=runs,
-            artifacts=ArtifactService(store, artifact_store),
+            artifacts=artifacts,
             identity=identity,
             media=media,
             logs=logs,
@@ -70,4 +74,5 @@ class Services:
             registry=RegistryService(store, store),
             logged_models=LoggedModelService(store, artifact_store),
             traces=TraceService(store, artifact_store),
+            native=NativeService(store, experiments, runs, media, logs, artifacts),
         )

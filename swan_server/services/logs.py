@@ -39,6 +39,12 @@ class LogService:
         self.artifacts = artifacts
 
     def append(self, run_id: str, lines: list[LogLine]) -> int:
+        self.check(lines)
+        return self.store.add_log_lines(run_id, lines)
+
+    @staticmethod
+    def check(lines: list[LogLine]) -> None:
+        """Validate lines in place (messages trimmed, unknown levels become INFO)."""
         for ln in lines:
             if isinstance(ln.line, bool) or not isinstance(ln.line, int) or not 0 <= ln.line < 2**63:
                 raise invalid(f"Invalid log line number {ln.line!r}")
@@ -47,7 +53,6 @@ class LogService:
             ln.message = ln.message[:MAX_MESSAGE_LENGTH]
             level = ln.level.upper() if isinstance(ln.level, str) else "INFO"
             ln.level = level if level in LOG_LEVELS else "INFO"
-        return self.store.add_log_lines(run_id, lines)
 
     def read(self, run_id: str, start_line: int | None = None, max_lines: int | None = None) -> list[LogLine]:
         return self.store.get_log_lines(run_id, start_line, max_lines)

@@ -30,6 +30,12 @@ class MediaService:
         self.store = store
 
     def add(self, run_id: str, items: list[MediaItem]) -> int:
+        self.check(items)
+        return self.store.add_media_items(run_id, items)
+
+    @staticmethod
+    def check(items: list[MediaItem]) -> None:
+        """Validate items in place (paths normalised, captions trimmed); 400 on the first bad one."""
         for item in items:
             check_media_key(item.key)
             if isinstance(item.step, bool) or not isinstance(item.step, int) or not 0 <= item.step < 2**63:
@@ -43,7 +49,6 @@ class MediaService:
                 if not isinstance(item.caption, str):
                     raise invalid(f"Invalid caption {item.caption!r} for media '{item.key}'")
                 item.caption = item.caption[:MAX_CAPTION_LENGTH]
-        return self.store.add_media_items(run_id, items)
 
     def list(self, run_id: str, key: str | None = None) -> list[MediaItem]:
         return self.store.list_media_items(run_id, key)

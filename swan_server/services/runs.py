@@ -20,14 +20,25 @@ def check_status(status) -> str | None:
     return status
 
 
+def check_run_id(run_id) -> str:
+    if not isinstance(run_id, str) or len(run_id) != 32 or any(c not in "0123456789abcdef" for c in run_id):
+        raise invalid(f"Invalid run id {str(run_id)[:60]!r}: 32 lowercase hexadecimal digits are required")
+    return run_id
+
+
 class RunService:
     def __init__(self, store: TrackingStore):
         self.store = store
 
-    def create(self, experiment_id, user_id=None, start_time=None, tags=None, run_name=None) -> Run:
+    def create(self, experiment_id, user_id=None, start_time=None, tags=None, run_name=None, run_id=None) -> Run:
+        """`run_id` (32 lowercase hex digits) lets a client choose the id: RESOURCE_ALREADY_EXISTS
+        if it is taken."""
         experiment_id = "0" if experiment_id in (None, "") else experiment_id
         tag_map = dict(v.validate_tag(k, val) for k, val in (tags or {}).items())
-        return self.store.create_run(experiment_id, user_id, start_time, tag_map, v.validate_run_name(run_name))
+        if run_id is not None:
+            check_run_id(run_id)
+        return self.store.create_run(experiment_id, user_id, start_time, tag_map, v.validate_run_name(run_name),
+                                     run_id=run_id)
 
     def get(self, run_id) -> Run:
         return self.store.get_run(run_id)

@@ -1,0 +1,66 @@
+"""Whole-run write batches of the native API: metrics (columnar), params, tags, media index rows
+and console lines, in one transaction, at most once per idempotency key."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy.engine import Connection
+
+from swan_server.db import schema as t
+from swan_server.db.dialects import claim_row, insert_ignore
+from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, encode_value, now_ms, retry_transient
+from swan_server.store.sql.metrics import _SUMMARY_UPDATE, INSERT_CHUNK, _summary
+
+ROW_CHUNK = 5000
+
+
+class BatchWritesMixin(SqlStoreBase):
+    @retry_transient
+    def write_run_batch(self, run_id, batch_key, keys, steps, timestamps, values, params, tags, media, log_lines):
+        with self.write() as conn:
+            row = self._active_run_row(conn, run_id)
+            if batch_key is not None and not claim_row(
+                conn, t.applied_batches, {"batch_key": batch_key, "created_time": now_ms()}
+            ):
+                return None  # applied before: a resend changes nothing
+            self._log_params(conn, row, params)
+            self._set_tags(conn, row.id, tags)
+            points = self._insert_columns(conn, row.id, keys, steps, timestamps, values) if keys else 0
+            n_media = 0
+            if media:
+                rows = [
+                    {"run_id": row.id, "key": i.key, "step": i.step, "seq": i.seq, "kind": i.kind, "path": i.path,
+                     "caption": i.caption, "timestamp": i.timestamp}
+                    for i in media
+                ]
+                for start in range(0, len(rows), ROW_CHUNK):
+                    n_media += conn.execute(insert_ignore(t.media_items, self.dialect), rows[start:start + ROW_CHUNK]).rowcount
+            n_lines = 0
+            if log_lines:
+                rows = [
+                    {"run_id": row.id, "line": ln.line, "level": ln.level, "message": ln.message, "timestamp": ln.timestamp}
+                    for ln in log_lines
+                ]
+                for start in range(0, len(rows), ROW_CHUNK):
+                    n_lines += conn.execute(insert_ignore(t.log_lines, self.dialect), rows[start:start + ROW_CHUNK]).rowcount
+            return {"metrics": points, "media": max(n_media, 0), "console": max(n_lines, 0)}
+
+    def _insert_columns(self, conn: Connection, run_pk: int, keys, steps, timestamps, values) -> int:
+        """`MetricsMixin._insert_metrics` for columns: no per-point objects."""
+        by_key: dict[str, list[tuple[int, int, float, bool]]] = defaultdict(list)
+        for k, s, ts, v in zip(keys, steps, timestamps, values):
+            if -DBL_MAX < v < DBL_MAX:  # False for NaN and infinities
+                by_key[k].append((s, ts, v, False))
+            else:
+                by_key[k].append((s, ts, *encode_value(v)))
+        series = self._lock_series(conn, run_pk, by_key)
+        updates = []
+        for key, points in by_key.items():
+            old = series[key]
+            n = 0
+            for start in range(0, len(points), INSERT_CHUNK):
+                n += self.points_inserter.insert(conn, [(old.id, *p) for p in points[start:start + INSERT_CHUNK]])
+            updates.append({"b_id": old.id, "b_inserted": n, **{f"b_{k}": v for k, v in _summary(points, old).items()}})
+        conn.execute(_SUMMARY_UPDATE, updates)
+        return sum(u["b_inserted"] for u in updates)
