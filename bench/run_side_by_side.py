@@ -172,6 +172,16 @@ def run_bench(server: Server, label: str, client_python: str, bench_args: list[s
         raise RuntimeError(f"benchmark against {label} printed no JSON (exit {proc.returncode})")
     result = json.loads(lines[-1])
     result["command"] = cmd
+    wire_cmd = [client_python, str(BENCH / "wire_bench.py"), "--tracking-uri", server.url, *bench_args]
+    log(f"running: {' '.join(wire_cmd)}")
+    wire = subprocess.run(wire_cmd, stdout=subprocess.PIPE, text=True, check=False)
+    wire_lines = [line for line in wire.stdout.splitlines() if line.startswith("{")]
+    if wire_lines:
+        wire_result = json.loads(wire_lines[-1])
+        result.setdefault("phases", {}).update(wire_result["phases"])
+        result.setdefault("errors", {}).update({f"wire {k}": v for k, v in wire_result["errors"].items()})
+    else:
+        result.setdefault("errors", {})["wire"] = f"wire_bench.py printed no JSON (exit {wire.returncode})"
     result["loadavg_before"] = [round(x, 2) for x in load_before]
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     result["server_command"] = server.cmd
@@ -243,6 +253,11 @@ ROWS = [
     ("(d) filtered+ordered search, all pages, best", ("d", "filtered", "best_s"), "s", False, 10),
     ("(d) same, first page of 100, best", ("d", "first_page_100", "best_s"), "s", False, None),
     ("(d) listing all runs by a metric, best", ("d", "list_all", "best_s"), "s", False, 15),
+    ("(wa) raw HTTP log-batch throughput", ("wa", "points_per_s"), "points/s", True, 30),
+    ("(wb) raw HTTP log-metric latency median", ("wb", "log_metric", "median_ms"), "ms", False, 4),
+    ("(wc) raw HTTP get-history, all pages, best", ("wc", "get_metric_history", "best_s"), "s", False, 20),
+    ("(wd) raw HTTP filtered search, best", ("wd", "filtered", "best_s"), "s", False, 10),
+    ("(wd) raw HTTP listing all runs, best", ("wd", "list_all", "best_s"), "s", False, 15),
     ("(e) artifact upload, best", ("e", "upload_mib_per_s"), "MiB/s", True, 1),
     ("(e) artifact upload, median", ("e", "upload_mib_per_s_median"), "MiB/s", True, None),
     ("(e) artifact download, best", ("e", "download_mib_per_s"), "MiB/s", True, 1),
@@ -267,6 +282,10 @@ def sized_label(label: str, result: dict) -> str:
         "(c)": f"{p.get('history_points'):,} pts" if p.get("history_points") else "",
         "(d)": f"{p.get('search_runs'):,} runs" if p.get("search_runs") else "",
         "(e)": f"{p.get('artifact_mb')} MiB",
+        "(wa": f"{p.get('batch_runs')}×{p.get('batches_per_run')}×{p.get('metrics_per_batch')} pts",
+        "(wb": f"{p.get('latency_calls')} calls",
+        "(wc": f"{p.get('history_points'):,} pts" if p.get("history_points") else "",
+        "(wd": f"{p.get('search_runs'):,} runs" if p.get("search_runs") else "",
     }
     return f"{label} [{sizes.get(label[:3], '')}]"
 

@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""The server's side of mlflow_bench.py: the same requests over raw HTTP, with bodies serialised
+before the clock starts and responses only decoded as far as paging needs (the page token).
+
+`MlflowClient` spends more time building and parsing protobuf messages than a fast server spends
+answering (see client_floor.py), so its figures cap every ratio. This script measures what the
+server itself costs for the same work. Prints ONE JSON line on stdout; progress on stderr.
+
+Phases: wa log-batch throughput, wb log-metric latency, wc get-history of H points (all pages),
+wd search over S runs (filtered + ordered, all pages) and a listing of all S runs by a metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+BASE_TS = 1_700_000_000_000
+SEARCH_FILTER = "metrics.acc > 0.5 and params.model = 'tree'"
+SEARCH_ORDER = ["metrics.acc DESC", "attributes.start_time ASC"]
+MODELS = ["tree", "linear", "mlp", "svm"]
+
+
+def log(msg: str) -> None:
+    print(f"[wire {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Api:
+    def __init__(self, base: str):
+        self.base = base.rstrip("/") + "/api/2.0/mlflow"
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+
+    def post(self, path: str, body: str | bytes) -> requests.Response:
+        resp = self.session.post(self.base + path, data=body, timeout=300)
+        if resp.status_code != 200:
+            raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text[:200]}")
+        return resp
+
+    def get(self, path: str, params) -> requests.Response:
+        resp = self.session.get(self.base + path, params=params, timeout=300)
+        if resp.status_code != 200:
+            raise RuntimeError(f"GET {path}: {resp.status_code} {resp.text[:200]}")
+        return resp
+
+    def experiment(self, name: str) -> str:
+        return self.post("/experiments/create", json.dumps({"name": name})).json()["experiment_id"]
+
+    def run(self, exp: str, start: int) -> str:
+        body = json.dumps({"experiment_id": exp, "start_time": start, "user_id": "bench"})
+        return self.post("/runs/create", body).json()["run"]["info"]["run_id"]
+
+
+def batch_body(run_id: str, rnd: random.Random, first_step: int, steps: int, keys: int) -> str:
+    metrics = [
+        {"key": f"m{k}", "value": rnd.random(), "timestamp": BASE_TS + s, "step": s}
+        for s in range(first_step, first_step + steps) for k in range(keys)
+    ]
+    return json.dumps({"run_id": run_id, "metrics": metrics})
+
+
+def ms_stats(samples: list[float]) -> dict:
+    ms = sorted(x * 1000 for x in samples)
+    return {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 3)}
+
+
+def phase_a(api: Api, exp: str, args) -> dict:
+    rnd = random.Random(args.seed)
+    bodies = []
+    for r in range(args.batch_runs):
+        run_id = api.run(exp, BASE_TS + r)
+        steps = args.metrics_per_batch // 10
+        bodies += [batch_body(run_id, rnd, b * steps, steps, 10) for b in range(args.batches_per_run)]
+    calls = []
+    start = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        api.post("/runs/log-batch", body)
+        calls.append(time.perf_counter() - t)
+    total = time.perf_counter() - start
+    return {"points_per_s": round(len(bodies) * args.metrics_per_batch / total, 1), "log_batch_call": ms_stats(calls)}
+
+
+def phase_b(api: Api, exp: str, args) -> dict:
+    run_id = api.run(exp, BASE_TS)
+    bodies = [json.dumps({"run_id": run_id, "key": "lat", "value": i * 0.5, "timestamp": BASE_TS + i, "step": i})
+              for i in range(args.latency_calls + 5)]
+    for body in bodies[:5]:
+        api.post("/runs/log-metric", body)
+    calls = []
+    for body in bodies[5:]:
+        t = time.perf_counter()
+        api.post("/runs/log-metric", body)
+        calls.append(time.perf_counter() - t)
+    return {"log_metric": ms_stats(calls)}
+
+
+def phase_c(api: Api, exp: str, args) -> dict:
+    rnd = random.Random(args.seed + 1)
+    run_id = api.run(exp, BASE_TS)
+    for first in range(0, args.history_points, 1000):
+        metrics = [{"key": "h", "value": rnd.random(), "timestamp": BASE_TS + s, "step": s}
+                   for s in range(first, min(first + 1000, args.history_points))]
+        api.post("/runs/log-batch", json.dumps({"run_id": run_id, "metrics": metrics}))
+    times, points = [], 0
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        token, points = None, 0
+        while True:
+            params = {"run_id": run_id, "metric_key": "h", "max_results": 25000}
+            if token:
+                params["page_token"] = token
+            page = api.get("/metrics/get-history", params).json()
+            points += len(page.get("metrics", []))
+            token = page.get("next_page_token")
+            if not token:
+                break
+        times.append(time.perf_counter() - t)
+    return {"get_metric_history": {"best_s": round(min(times), 4), "median_s": round(statistics.median(times), 4)},
+            "points_read": points}
+
+
+def _search_all(api: Api, body: dict) -> int:
+    token, n = None, 0
+    while True:
+        page = api.post("/runs/search", json.dumps({**body, **({"page_token": token} if token else {})})).json()
+        n += len(page.get("runs", []))
+        token = page.get("next_page_token")
+        if not token:
+            return n
+
+
+def phase_d(api: Api, exp: str, args) -> dict:
+    rnd = random.Random(args.seed + 2)
+    specs = [(BASE_TS + i, rnd.random(), rnd.random(), MODELS[rnd.randrange(4)], rnd.randrange(1, 9))
+             for i in range(args.search_runs)]
+
+    def create(spec):
+        start, acc, loss, model, depth = spec
+        run_id = api_local().run(exp, start)
+        api_local().post("/runs/log-batch", json.dumps({
+            "run_id": run_id,
+            "metrics": [{"key": "acc", "value": acc, "timestamp": start, "step": 0},
+                        {"key": "loss", "value": loss, "timestamp": start, "step": 0}],
+            "params": [{"key": "model", "value": model}, {"key": "depth", "value": str(depth)}],
+        }))
+
+    local = {}
+
+    def api_local() -> Api:
+        import threading
+
+        key = threading.get_ident()
+        if key not in local:
+            local[key] = Api(args.tracking_uri)
+        return local[key]
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(create, specs))
+    expected = sum(1 for s in specs if s[1] > 0.5 and s[3] == "tree")
+    filtered, listing = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        n = _search_all(api, {"experiment_ids": [exp], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER, "max_results": 1000})
+        filtered.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        total = _search_all(api, {"experiment_ids": [exp], "order_by": ["metrics.acc DESC"], "max_results": 1000})
+        listing.append(time.perf_counter() - t)
+    return {"filtered": {"best_s": round(min(filtered), 4), "matches": n, "expected_matches": expected},
+            "list_all": {"best_s": round(min(listing), 4), "runs": total}}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--tracking-uri", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-runs", type=int, default=20)
+    p.add_argument("--batches-per-run", type=int, default=10)
+    p.add_argument("--metrics-per-batch", type=int, default=1000)
+    p.add_argument("--latency-calls", type=int, default=500)
+    p.add_argument("--history-points", type=int, default=100_000)
+    p.add_argument("--search-runs", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip", default="", help="wire phases to skip, e.g. wa,wd (mlflow_bench letters are ignored)")
+    # The runner passes mlflow_bench.py's arguments too; sizes with the same names apply here.
+    args, _unknown = p.parse_known_args()
+    api = Api(args.tracking_uri)
+    out = {"params": vars(args), "phases": {}, "errors": {}}
+    for name, fn in (("wa", phase_a), ("wb", phase_b), ("wc", phase_c), ("wd", phase_d)):
+        if name in args.skip.split(","):
+            continue
+        log(f"phase {name}")
+        try:
+            exp = api.experiment(f"wire-{name}-{uuid.uuid4().hex[:8]}")
+            out["phases"][name] = fn(api, exp, args)
+        except Exception as exc:  # a failed phase is reported, the others still run
+            out["errors"][name] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps(out))
+    return 1 if out["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
