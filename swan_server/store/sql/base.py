@@ -9,7 +9,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import ColumnElement
@@ -70,6 +70,9 @@ def parse_experiment_id(experiment_id) -> int:
         raise not_found(f"No Experiment with id={experiment_id} exists")
     return value
 
+
+# Statements every request runs, built once (construction costs more than executing a cached one).
+_RUN_BY_UUID = select(t.runs).where(t.runs.c.run_uuid == bindparam("run_uuid"))
 
 TRANSIENT_ATTEMPTS = 5
 
@@ -142,7 +145,7 @@ class SqlStoreBase:
     def _run_row(self, conn: Connection, run_id: str) -> Row:
         if not isinstance(run_id, str) or not run_id:
             raise invalid(f"Invalid value {run_id!r} for parameter 'run_id' supplied")
-        row = conn.execute(select(t.runs).where(t.runs.c.run_uuid == run_id)).first()
+        row = conn.execute(_RUN_BY_UUID, {"run_uuid": run_id}).first()
         if row is None:
             raise not_found(f"Run with id={run_id} not found")
         return row

@@ -13,7 +13,7 @@ from swan_server.db.dialects import insert_ignore
 from swan_server.entities import ACTIVE, DELETED, Metric, PagedList
 from swan_server.entities_mlflow3 import MODEL_PENDING, LoggedModel, ModelMetric
 from swan_server.errors import invalid, not_found
-from swan_server.search.filter import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
+from swan_server.search.filter import ATTRIBUTE, METRIC, PARAM, Comparison
 from swan_server.search.registry_filter import (
     LOGGED_MODEL_NUMERIC_ATTRIBUTES,
     LOGGED_MODEL_STRING_ATTRIBUTES,

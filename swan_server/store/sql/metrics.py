@@ -72,6 +72,16 @@ _SUMMARY_UPDATE = (
 )
 
 
+# Summary rows of some keys of a run, locked for the transaction (ordered by id, so concurrent
+# writers lock in the same order and cannot deadlock on each other).
+_LOCK_SERIES = (
+    select(S)
+    .where(S.c.run_id == bindparam("run_pk"), S.c.key.in_(bindparam("keys", expanding=True)))
+    .order_by(S.c.id)
+    .with_for_update()
+)
+
+
 class MetricsMixin(SqlStoreBase):
     @retry_transient
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
@@ -94,6 +104,7 @@ class MetricsMixin(SqlStoreBase):
             by_key[m.key].append((m.step, m.timestamp, value, is_nan))
         series = self._lock_series(conn, run_pk, by_key)
         updates = []
+        self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
         for key, points in by_key.items():
             old = series[key]
             n = 0
@@ -102,22 +113,21 @@ class MetricsMixin(SqlStoreBase):
                 n += self.points_inserter.insert(conn, rows)
             summary = {f"b_{k}": v for k, v in _summary(points, old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
+        self.points_inserter.flush(conn)
         conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
         return sum(u["b_inserted"] for u in updates)
 
     def _lock_series(self, conn: Connection, run_pk: int, by_key: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
         keys = sorted(by_key)
-        query = select(S).where(S.c.run_id == run_pk, S.c.key.in_(keys)).order_by(S.c.id).with_for_update()
-        found = {r.key: r for r in conn.execute(query)}
+        found = {r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys})}
         missing = [k for k in keys if k not in found]
         if missing:
             conn.execute(
                 insert_ignore(S, self.dialect),
                 [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k])} for k in missing],
             )
-            query = select(S).where(S.c.run_id == run_pk, S.c.key.in_(missing)).with_for_update()
-            found.update({r.key: r for r in conn.execute(query)})
+            found.update({r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing})})
         return found
 
     # -- reads -------------------------------------------------------------------------------------
