@@ -140,6 +140,27 @@ metric_points = Table(
     sqlite_with_rowid=False,
 )
 
+# Precomputed blocks of each series for bounded bucketed reads (store/sql/rollups.py): at level L,
+# block b covers the steps [b << L, (b + 1) << L) and holds the min and max of its non-NaN values
+# (NULL when it has only NaN), its last point by (step, timestamp, value), and its time span.
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("series_id", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("min_value", Double, nullable=True),
+    Column("max_value", Double, nullable=True),
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("last_value", Double, nullable=False),
+    Column("last_is_nan", Boolean, nullable=False),
+    Column("min_timestamp", BigInteger, nullable=False),
+    Column("max_timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("series_id", "level", "block"),
+    sqlite_with_rowid=False,
+)
+
 datasets = Table(
     "datasets",
     metadata,

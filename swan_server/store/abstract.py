@@ -256,6 +256,27 @@ class BatchStore(ABC):
         whole batch with INVALID_PARAMETER_VALUE."""
 
 
+class DashboardStore(ABC):
+    """Bounded reads for the dashboard and `/api/v1`'s read routes (store/sql/rollups.py,
+    store/sql/dashboard.py)."""
+
+    @abstractmethod
+    def bucketed_series(self, run_ids: list[str], key: str, x_axis: str = "step", lo: int | None = None,
+                        hi: int | None = None, n: int = 1000) -> dict:
+        """About `n` buckets of one metric key for each run (at most 100) over [lo, hi] of the x
+        axis (`step`, `time`: epoch ms, `relative`: ms since the run's start; the union of the
+        runs' series when not given). Every run uses the same aligned buckets, so their x values
+        line up: {"key", "x_axis", "lo", "hi", "width", "level", "n", "rows_read", "runs": [{"run_id",
+        "x": bucket starts, "min", "max", "last": values (None for NaN), "last_x": x of each
+        bucket's last point}]}. Empty buckets are left out. The cost is bounded by `n` (rollup
+        blocks plus raw points at the range's ends), never by the length of the series.
+        RESOURCE_DOES_NOT_EXIST for an unknown run."""
+
+    @abstractmethod
+    def rebuild_rollups(self, series_ids: list[int] | None = None) -> int:
+        """Recompute the rollup blocks of these series (all when None) from their points."""
+
+
 class ModelStore(ABC):
     """The MLflow 3 surface: model registry, logged models and traces (migration 0004).
     Registry names and versions, logged-model ids and trace ids that do not exist raise

@@ -1,6 +1,8 @@
 """The SQLAlchemy tracking store: one implementation for SQLite, PostgreSQL and MySQL."""
 
-from swan_server.store.abstract import BatchStore, IdentityStore, ModelStore, RunDocumentStore, TrackingStore
+from swan_server.store.abstract import (
+    BatchStore, DashboardStore, IdentityStore, ModelStore, RunDocumentStore, TrackingStore,
+)
 from swan_server.store.sql.batches import BatchWritesMixin
 from swan_server.store.sql.columns import ColumnsMixin
 from swan_server.store.sql.experiments import ExperimentsMixin
@@ -11,6 +13,7 @@ from swan_server.store.sql.media import MediaMixin
 from swan_server.store.sql.metrics import MetricsMixin
 from swan_server.store.sql.profiles import ProfilesMixin
 from swan_server.store.sql.registry import RegistryMixin
+from swan_server.store.sql.rollups import RollupsMixin
 from swan_server.store.sql.run_extras import RunExtrasMixin
 from swan_server.store.sql.search import RunSearchMixin
 from swan_server.store.sql.secrets import SecretsMixin
@@ -21,7 +24,8 @@ from swan_server.store.sql.users import UsersMixin
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,
-                       TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore):
+                       RollupsMixin,
+                       TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore):
     pass
 
 
