@@ -15,9 +15,10 @@ def main():
 
 def _add_server_commands() -> None:
     from swan_server.cli import db, server
+    from swan_server.cli_ops import export, gc, import_group
     from swan_server.cli_users import keys, users
 
-    for command in (server, db, users, keys):
+    for command in (server, db, users, keys, gc, export, import_group):
         main.add_command(command)
 
 

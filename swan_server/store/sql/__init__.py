@@ -13,11 +13,13 @@ from swan_server.store.sql.media import MediaMixin
 from swan_server.store.sql.metrics import MetricsMixin
 from swan_server.store.sql.profiles import ProfilesMixin
 from swan_server.store.sql.registry import RegistryMixin
+from swan_server.store.sql.retention import RetentionMixin
 from swan_server.store.sql.rollups import RollupsMixin
 from swan_server.store.sql.run_extras import RunExtrasMixin
 from swan_server.store.sql.search import RunSearchMixin
 from swan_server.store.sql.secrets import SecretsMixin
 from swan_server.store.sql.traces import TracesMixin
+from swan_server.store.sql.transfer import TransferMixin
 from swan_server.store.sql.users import UsersMixin
 
 

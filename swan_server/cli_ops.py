@@ -1,0 +1,137 @@
+"""Operations commands: `swan gc`, `swan export`, `swan import swan`.
+
+Each opens the database (upgrading its schema, as `swan server` does) and the artifact store
+directly; an unreachable database or bucket is one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from swan_server.config import default_artifacts_destination, default_backend_store_uri
+from swan_server.errors import SwanError
+
+
+def _store_options(fn):
+    fn = click.option(
+        "--artifacts-destination", envvar="SWAN_ARTIFACTS_DESTINATION", default=None,
+        help="Where the server keeps artifacts [default: $SWAN_HOME/artifacts].",
+    )(fn)
+    fn = click.option(
+        "--backend-store-uri", envvar="SWAN_BACKEND_STORE_URI", default=None,
+        help="SQLAlchemy URI of the tracking database [default: sqlite:///$SWAN_HOME/swan.db].",
+    )(fn)
+    return fn
+
+
+def _fail(message: str) -> None:
+    click.echo(f"swan: {message}", err=True)
+    sys.exit(1)
+
+
+def _open(backend_store_uri: str | None, artifacts_destination: str | None):
+    """(store, artifact store), or a one-line error and exit 1."""
+    from swan_server.artifacts import make_artifact_store
+    from swan_server.cli import _one_line
+    from swan_server.db.engine import make_engine, upgrade
+    from swan_server.store.sql import SqlTrackingStore
+
+    engine = None
+    try:
+        engine = make_engine(backend_store_uri or default_backend_store_uri())
+        upgrade(engine)
+    except Exception as exc:
+        where = engine.url.render_as_string() if engine is not None else (backend_store_uri or "")
+        _fail(f"cannot open the database {where}: {_one_line(exc)}")
+    destination = artifacts_destination or default_artifacts_destination()
+    try:
+        artifacts = make_artifact_store(destination)
+        artifacts.check()
+    except Exception as exc:
+        _fail(f"cannot use the artifacts destination {destination}: {_one_line(exc)}")
+    return SqlTrackingStore(engine), artifacts
+
+
+def _run(action):
+    """Domain errors and transient database failures end the command with one line."""
+    from swan_server.cli import _one_line
+
+    try:
+        return action()
+    except SwanError as exc:
+        _fail(exc.message)
+    except (OSError, ValueError) as exc:
+        _fail(_one_line(exc))
+    except Exception as exc:  # driver errors (a database that went away mid-way)
+        if type(exc).__module__.startswith(("sqlalchemy", "botocore", "boto3")):
+            _fail(f"{type(exc).__name__}: {_one_line(exc)}")
+        raise
+
+
+def _ids(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@click.command("gc")
+@click.option("--older-than", default="30d", show_default=True,
+              help="Only what was deleted at least this long ago (e.g. 30d, 12h, 90m, 0s).")
+@click.option("--run-ids", default=None, help="Comma-separated ids of deleted runs to remove (ignores --older-than).")
+@click.option("--experiment-ids", default=None,
+              help="Comma-separated ids of deleted projects (experiments) to remove (ignores --older-than).")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@_store_options
+def gc(older_than, run_ids, experiment_ids, dry_run, backend_store_uri, artifacts_destination):
+    """Permanently remove deleted runs and projects, with their metrics and artifacts (S3 too).
+
+    Also forgets batch idempotency keys older than a day and expired login sessions."""
+    from swan_server.services.ops import GcService, parse_age
+
+    age = _run(lambda: parse_age(older_than))
+    store, artifacts = _open(backend_store_uri, artifacts_destination)
+    report = _run(lambda: GcService(store, artifacts).run(age, _ids(run_ids), _ids(experiment_ids), dry_run, click.echo))
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {len(report.projects)} project(s) and {len(report.runs)} run(s)"
+               + ("" if dry_run else f", {report.points} metric point(s), {report.artifact_trees} artifact folder(s)"))
+    if report.batch_keys or report.sessions:
+        click.echo(f"Forgot {report.batch_keys} old batch key(s) and {report.sessions} expired session(s)")
+    for uri in report.skipped_uris:
+        click.echo(f"Left in place (outside the artifacts destination): {uri}", err=True)
+
+
+@click.command("export")
+@click.argument("project")
+@click.argument("directory", type=click.Path(file_okay=False))
+@_store_options
+def export(project, directory, backend_store_uri, artifacts_destination):
+    """Write PROJECT (a name or an id) with all its runs, metrics and artifacts to DIRECTORY."""
+    from swan_server.services.ops import Exporter
+
+    store, artifacts = _open(backend_store_uri, artifacts_destination)
+    manifest = _run(lambda: Exporter(store, artifacts).export(project, directory, click.echo))
+    c = manifest["counts"]
+    click.echo(f"Exported project '{manifest['project']['name']}': {c.get('runs', 0)} run(s), "
+               f"{c.get('metric_points', 0)} point(s), {c.get('artifact_files', 0)} artifact file(s) to {directory}")
+    for uri in manifest["external_artifact_uris"]:
+        click.echo(f"Not exported (outside the artifacts destination): {uri}", err=True)
+
+
+@click.group("import")
+def import_group():
+    """Import runs from another tracker or another Swan server."""
+
+
+@import_group.command("swan")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@_store_options
+def import_swan(directory, backend_store_uri, artifacts_destination):
+    """Import a project written by `swan export` (again: adds only what is missing)."""
+    from swan_server.services.ops import Importer
+
+    store, artifacts = _open(backend_store_uri, artifacts_destination)
+    result = _run(lambda: Importer(store, artifacts).import_dir(directory, click.echo))
+    click.echo(f"Imported into project {result['project_id']} "
+               f"({result['inserted'].get('runs', 0)} new run(s), {result['inserted'].get('metric_points', 0)} new point(s), "
+               f"{result['artifacts_copied']} artifact file(s) copied)")

@@ -1,0 +1,168 @@
+"""Retention: permanent deletion of deleted runs and projects (`swan gc`), and housekeeping of
+idempotency keys and expired sessions.
+
+Only rows go here; the service deletes a run's or project's artifacts *before* its rows, so an
+interrupted gc leaves rows that the next gc finds again, never orphaned files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, or_, select
+
+from swan_server.db import schema as t
+from swan_server.entities import DELETED
+from swan_server.store.sql.base import SqlStoreBase, chunks, retry_transient
+
+# Child tables of a run keyed by its integer id (metric points go through their series).
+_RUN_CHILDREN = (
+    t.params, t.run_tags, t.media_items, t.log_lines, t.run_profiles, t.run_heartbeats,
+    t.run_model_outputs, t.run_model_inputs,
+)
+
+
+@dataclass
+class RunToPurge:
+    run_id: str
+    project_id: int
+    artifact_uri: str
+
+
+@dataclass
+class ProjectToPurge:
+    project_id: int
+    name: str
+    artifact_location: str
+    # Every run of the project, whatever its stage; logged-model and trace artifact locations.
+    runs: list[RunToPurge] = field(default_factory=list)
+    model_locations: list[str] = field(default_factory=list)
+    trace_locations: list[str] = field(default_factory=list)
+    # False when another project's location lies under this one's (then only the pieces go).
+    root_is_own: bool = True
+
+
+class RetentionMixin(SqlStoreBase):
+    def gc_candidates(self, deleted_before: int, run_ids: list[str] | None = None,
+                      experiment_ids: list[str] | None = None) -> tuple[list[ProjectToPurge], list[RunToPurge]]:
+        """Deleted projects and deleted runs (of other projects) whose deletion time is at or
+        before `deleted_before` (ms). `run_ids` / `experiment_ids` restrict the choice; naming a
+        run or project that is not deleted is an error."""
+        from swan_server.errors import invalid, not_found
+
+        R, P = t.runs, t.projects
+        with self.read() as conn:
+            pq = select(P).where(P.c.lifecycle_stage == DELETED)
+            if experiment_ids is not None:
+                ids = [self._experiment_row(conn, e) for e in experiment_ids]
+                for row in ids:
+                    if row.lifecycle_stage != DELETED:
+                        raise invalid(f"Experiment {row.id} is not deleted (delete it first)")
+                pq = pq.where(P.c.id.in_([r.id for r in ids]))
+            else:
+                pq = pq.where(or_(P.c.deleted_time.is_(None), P.c.deleted_time <= deleted_before))
+            projects = []
+            neither = run_ids is None and experiment_ids is None
+            if experiment_ids is not None or neither:
+                for row in conn.execute(pq.order_by(P.c.id)).all():
+                    projects.append(self._project_to_purge(conn, row))
+            runs: list[RunToPurge] = []
+            if run_ids is not None or neither:
+                rq = select(R.c.run_uuid, R.c.project_id, R.c.artifact_uri).where(R.c.lifecycle_stage == DELETED)
+                if run_ids is not None:
+                    for rid in run_ids:
+                        row = conn.execute(select(R.c.lifecycle_stage).where(R.c.run_uuid == rid)).first()
+                        if row is None:
+                            raise not_found(f"Run with id={rid} not found")
+                        if row.lifecycle_stage != DELETED:
+                            raise invalid(f"Run {rid} is not deleted (delete it first)")
+                    rq = rq.where(R.c.run_uuid.in_(run_ids))
+                else:
+                    rq = rq.where(or_(R.c.deleted_time.is_(None), R.c.deleted_time <= deleted_before))
+                purged_projects = {p.project_id for p in projects}
+                runs = [RunToPurge(r.run_uuid, r.project_id, r.artifact_uri)
+                        for r in conn.execute(rq.order_by(R.c.id)).all() if r.project_id not in purged_projects]
+        return projects, runs
+
+    def _project_to_purge(self, conn, row) -> ProjectToPurge:
+        R, LM, TT = t.runs, t.logged_models, t.trace_tags
+        out = ProjectToPurge(row.id, row.name, row.artifact_location)
+        out.runs = [RunToPurge(r.run_uuid, row.id, r.artifact_uri)
+                    for r in conn.execute(select(R.c.run_uuid, R.c.artifact_uri).where(R.c.project_id == row.id))]
+        out.model_locations = list(conn.execute(select(LM.c.artifact_location).where(LM.c.project_id == row.id)).scalars())
+        out.trace_locations = list(conn.execute(
+            select(TT.c.value).join(t.traces, t.traces.c.id == TT.c.trace_pk)
+            .where(t.traces.c.project_id == row.id, TT.c.key == "mlflow.artifactLocation")
+        ).scalars())
+        root = row.artifact_location.rstrip("/")
+        others = conn.execute(select(t.projects.c.artifact_location).where(t.projects.c.id != row.id)).scalars()
+        out.root_is_own = bool(root) and not any(
+            (o or "").rstrip("/") == root or (o or "").startswith(root + "/") for o in others
+        )
+        return out
+
+    @retry_transient
+    def purge_run(self, run_id: str) -> int:
+        """Delete a run and everything stored under it in one transaction; returns the number of
+        metric points removed (0 when the run is already gone)."""
+        with self.write() as conn:
+            pk = conn.execute(select(t.runs.c.id).where(t.runs.c.run_uuid == run_id)).scalar()
+            if pk is None:
+                return 0
+            return self._purge_run_rows(conn, pk, run_id)
+
+    def _purge_run_rows(self, conn, pk: int, run_uuid: str) -> int:
+        S, PTS = t.metric_series, t.metric_points
+        series = list(conn.execute(select(S.c.id).where(S.c.run_id == pk)).scalars())
+        points = 0
+        for part in chunks(series):
+            points += conn.execute(delete(PTS).where(PTS.c.series_id.in_(part))).rowcount or 0
+        conn.execute(delete(S).where(S.c.run_id == pk))
+        inputs = list(conn.execute(select(t.run_inputs.c.id).where(t.run_inputs.c.run_id == pk)).scalars())
+        for part in chunks(inputs):
+            conn.execute(delete(t.input_tags).where(t.input_tags.c.input_id.in_(part)))
+        conn.execute(delete(t.run_inputs).where(t.run_inputs.c.run_id == pk))
+        for table in _RUN_CHILDREN:
+            conn.execute(delete(table).where(table.c.run_id == pk))
+        conn.execute(delete(t.trace_run_links).where(t.trace_run_links.c.run_id == run_uuid))
+        conn.execute(delete(t.runs).where(t.runs.c.id == pk))
+        return points
+
+    @retry_transient
+    def purge_project(self, project_id: int) -> None:
+        """Delete a project whose runs are already purged, with its logged models, traces,
+        datasets, tags and columns, in one transaction."""
+        LM, TR = t.logged_models, t.traces
+        with self.write() as conn:
+            for pk, run_uuid in conn.execute(
+                select(t.runs.c.id, t.runs.c.run_uuid).where(t.runs.c.project_id == project_id)
+            ).all():
+                self._purge_run_rows(conn, pk, run_uuid)
+            models = list(conn.execute(select(LM.c.id).where(LM.c.project_id == project_id)).scalars())
+            for part in chunks(models):
+                for table in (t.logged_model_tags, t.logged_model_params, t.logged_model_metrics,
+                              t.run_model_outputs, t.run_model_inputs):
+                    conn.execute(delete(table).where(table.c.model_pk.in_(part)))
+            conn.execute(delete(LM).where(LM.c.project_id == project_id))
+            traces = list(conn.execute(select(TR.c.id).where(TR.c.project_id == project_id)).scalars())
+            for part in chunks(traces):
+                for table in (t.trace_tags, t.trace_metadata, t.trace_run_links):
+                    conn.execute(delete(table).where(table.c.trace_pk.in_(part)))
+            conn.execute(delete(TR).where(TR.c.project_id == project_id))
+            datasets = list(conn.execute(select(t.datasets.c.id).where(t.datasets.c.project_id == project_id)).scalars())
+            for part in chunks(datasets):
+                conn.execute(delete(t.run_inputs).where(t.run_inputs.c.dataset_id.in_(part)))
+            conn.execute(delete(t.datasets).where(t.datasets.c.project_id == project_id))
+            conn.execute(delete(t.project_tags).where(t.project_tags.c.project_id == project_id))
+            conn.execute(delete(t.project_columns).where(t.project_columns.c.project_id == project_id))
+            conn.execute(delete(t.projects).where(t.projects.c.id == project_id))
+
+    @retry_transient
+    def purge_housekeeping(self, batch_keys_before: int, now: int) -> tuple[int, int]:
+        """Forget idempotency keys older than `batch_keys_before` and sessions expired by `now`
+        (ms); returns (keys, sessions) removed."""
+        with self.write() as conn:
+            keys = conn.execute(
+                delete(t.applied_batches).where(t.applied_batches.c.created_time < batch_keys_before)
+            ).rowcount or 0
+            sessions = conn.execute(delete(t.sessions).where(t.sessions.c.expires_time < now)).rowcount or 0
+        return keys, sessions

@@ -1,0 +1,431 @@
+"""Moving a project between servers (`swan export` / `swan import swan`), row for row.
+
+Export reads every row that belongs to one project and replaces the server's own integer keys by
+natural ones (run ids, dataset ids as exported, model ids, trace ids, registry names), so that
+rows can land on any other server whatever ids it has already issued. Import writes them with
+insert-or-skip statements keyed by those natural keys: importing the same directory twice, or
+again after an interruption, adds only what is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from sqlalchemy import func, or_, select, update
+
+from swan_server.db import schema as t
+from swan_server.db.dialects import insert_ignore
+from swan_server.errors import invalid, not_found
+from swan_server.store.sql.base import SqlStoreBase, chunks, now_ms, parse_experiment_id, retry_transient
+
+# Rows per statement when reading or writing a table in pieces.
+ROW_CHUNK = 2000
+POINTS_PER_LINE = 10_000
+
+# The tables of a project, in the order an import needs them (parents before children).
+TABLE_ORDER = (
+    "projects", "project_tags", "project_columns", "datasets", "runs", "params", "run_tags",
+    "run_inputs", "input_tags", "metric_series", "media_items", "log_lines", "run_profiles",
+    "run_heartbeats", "logged_models", "logged_model_tags", "logged_model_params",
+    "logged_model_metrics", "run_model_outputs", "run_model_inputs", "traces", "trace_tags",
+    "trace_metadata", "trace_run_links", "registered_models", "registered_model_tags",
+    "model_versions", "model_version_tags", "registered_model_aliases",
+)
+
+
+def _cols(table, *drop: str) -> list:
+    return [c for c in table.c if c.name not in drop]
+
+
+def _as_dict(row, drop: tuple = ()) -> dict:
+    # str(): column names come as `quoted_name`, a str subclass JSON encoders refuse as keys.
+    return {str(k): v for k, v in row._asdict().items() if k not in drop}
+
+
+@dataclass
+class ImportContext:
+    """Where the imported project landed and how the exported keys map to this server's."""
+
+    project_pk: int | None = None
+    rewrite: Callable[[str | None], str | None] = lambda uri: uri
+    datasets: dict[int, int] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=dict)  # run uuid -> pk
+    inputs: dict[int, int] = field(default_factory=dict)
+    series: dict[tuple[str, str], int] = field(default_factory=dict)  # (run uuid, key) -> id
+    models: dict[str, int] = field(default_factory=dict)  # m-... -> pk
+    traces: dict[str, int] = field(default_factory=dict)  # tr-... -> pk
+    registered: dict[str, int] = field(default_factory=dict)  # name -> pk
+    versions: dict[tuple[str, int], int] = field(default_factory=dict)  # (name, version) -> pk
+    inserted: dict[str, int] = field(default_factory=dict)
+
+    def count(self, table: str, n: int) -> None:
+        self.inserted[table] = self.inserted.get(table, 0) + max(0, n or 0)
+
+
+class TransferMixin(SqlStoreBase):
+    # -- export ------------------------------------------------------------------------------------
+    def find_project(self, name_or_id: str):
+        """The project row named `name_or_id`, else the one with that id; RESOURCE_DOES_NOT_EXIST."""
+        with self.read() as conn:
+            row = conn.execute(select(t.projects).where(t.projects.c.name == name_or_id)).first()
+            if row is None and name_or_id.lstrip("-").isdigit():
+                row = conn.execute(select(t.projects).where(t.projects.c.id == parse_experiment_id(name_or_id))).first()
+            if row is None:
+                raise not_found(f"No project named or numbered '{name_or_id}'")
+            return row
+
+    def export_rows(self, project_pk: int) -> Iterator[tuple[str, list[dict]]]:
+        """(table name, rows) pieces of every table of the project, in TABLE_ORDER."""
+        R, LM, TR, RM, MV = t.runs, t.logged_models, t.traces, t.registered_models, t.model_versions
+        with self.read() as conn:
+            project = conn.execute(select(t.projects).where(t.projects.c.id == project_pk)).one()
+            workspace = conn.execute(select(t.workspaces.c.name).where(t.workspaces.c.id == project.workspace_id)).scalar()
+            yield "projects", [{**_as_dict(project, ("workspace_id",)), "workspace": workspace}]
+            yield from self._export(conn, "project_tags", select(*_cols(t.project_tags, "project_id"))
+                                    .where(t.project_tags.c.project_id == project_pk))
+            yield from self._export(conn, "project_columns", select(*_cols(t.project_columns, "project_id"))
+                                    .where(t.project_columns.c.project_id == project_pk))
+            yield from self._export(conn, "datasets", select(*_cols(t.datasets, "project_id"))
+                                    .where(t.datasets.c.project_id == project_pk).order_by(t.datasets.c.id))
+            yield from self._export(conn, "runs", select(*_cols(R, "id", "project_id"))
+                                    .where(R.c.project_id == project_pk).order_by(R.c.id))
+            run_uuid = R.c.run_uuid.label("run")
+            in_project = R.c.project_id == project_pk
+            for name in ("params", "run_tags", "metric_series", "media_items", "log_lines", "run_profiles",
+                         "run_heartbeats"):
+                table = getattr(t, name)
+                drop = ("run_id", "id") if name == "metric_series" else ("run_id",)
+                yield from self._export(conn, name, select(run_uuid, *_cols(table, *drop))
+                                        .select_from(table).join(R, R.c.id == table.c.run_id).where(in_project))
+            RI = t.run_inputs
+            yield from self._export(conn, "run_inputs", select(run_uuid, RI.c.id, RI.c.dataset_id)
+                                    .select_from(RI).join(R, R.c.id == RI.c.run_id).where(in_project))
+            yield from self._export(conn, "input_tags", select(t.input_tags)
+                                    .join(RI, RI.c.id == t.input_tags.c.input_id)
+                                    .join(R, R.c.id == RI.c.run_id).where(in_project))
+            model_id = LM.c.model_id.label("model")
+            yield from self._export(conn, "logged_models", select(*_cols(LM, "id", "project_id"))
+                                    .where(LM.c.project_id == project_pk).order_by(LM.c.id))
+            for name in ("logged_model_tags", "logged_model_params", "logged_model_metrics"):
+                table = getattr(t, name)
+                yield from self._export(conn, name, select(model_id, *_cols(table, "model_pk"))
+                                        .select_from(table).join(LM, LM.c.id == table.c.model_pk).where(LM.c.project_id == project_pk))
+            for name in ("run_model_outputs", "run_model_inputs"):
+                table = getattr(t, name)
+                yield from self._export(conn, name, select(run_uuid, model_id, *_cols(table, "run_id", "model_pk"))
+                                        .select_from(table).join(R, R.c.id == table.c.run_id).join(LM, LM.c.id == table.c.model_pk)
+                                        .where(in_project))
+            trace_id = TR.c.trace_id.label("trace")
+            yield from self._export(conn, "traces", select(*_cols(TR, "id", "project_id"))
+                                    .where(TR.c.project_id == project_pk).order_by(TR.c.id))
+            for name in ("trace_tags", "trace_metadata", "trace_run_links"):
+                table = getattr(t, name)
+                yield from self._export(conn, name, select(trace_id, *_cols(table, "trace_pk"))
+                                        .select_from(table).join(TR, TR.c.id == table.c.trace_pk).where(TR.c.project_id == project_pk))
+            # Registered models with a version made from one of the project's runs or models.
+            run_ids = select(R.c.run_uuid).where(in_project)
+            model_ids = select(LM.c.model_id).where(LM.c.project_id == project_pk)
+            linked = select(MV.c.model_id).where(or_(MV.c.run_id.in_(run_ids), MV.c.logged_model_id.in_(model_ids)))
+            rm_name = RM.c.name.label("model")
+            yield from self._export(conn, "registered_models", select(*_cols(RM, "id")).where(RM.c.id.in_(linked)))
+            for name in ("registered_model_tags", "registered_model_aliases"):
+                table = getattr(t, name)
+                yield from self._export(conn, name, select(rm_name, *_cols(table, "model_id"))
+                                        .select_from(table).join(RM, RM.c.id == table.c.model_id).where(RM.c.id.in_(linked)))
+            yield from self._export(conn, "model_versions", select(rm_name, *_cols(MV, "id", "model_id"))
+                                    .select_from(MV).join(RM, RM.c.id == MV.c.model_id).where(RM.c.id.in_(linked)))
+            MVT = t.model_version_tags
+            yield from self._export(conn, "model_version_tags", select(rm_name, MV.c.version, *_cols(MVT, "version_id"))
+                                    .select_from(MVT).join(MV, MV.c.id == MVT.c.version_id).join(RM, RM.c.id == MV.c.model_id)
+                                    .where(RM.c.id.in_(linked)))
+
+    def _export(self, conn, name: str, query) -> Iterator[tuple[str, list[dict]]]:
+        result = conn.execution_options(stream_results=True, yield_per=ROW_CHUNK).execute(query)
+        for part in result.partitions(ROW_CHUNK):
+            yield name, [_as_dict(r) for r in part]
+
+    def export_points(self, project_pk: int) -> Iterator[tuple[str, str, list[tuple]]]:
+        """(run uuid, key, [(step, timestamp, stored value, is_nan), ...]) pieces of every series
+        of the project, each series in step order."""
+        S, P, R = t.metric_series, t.metric_points, t.runs
+        with self.read() as conn:
+            series = conn.execute(
+                select(S.c.id, R.c.run_uuid, S.c.key).select_from(S).join(R, R.c.id == S.c.run_id)
+                .where(R.c.project_id == project_pk).order_by(S.c.id)
+            ).all()
+        for series_id, run_uuid, key in series:
+            with self.read() as conn:
+                query = (select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan).where(P.c.series_id == series_id)
+                         .order_by(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan))
+                result = conn.execution_options(stream_results=True, yield_per=POINTS_PER_LINE).execute(query)
+                for part in result.partitions(POINTS_PER_LINE):
+                    yield run_uuid, key, [tuple(r) for r in part]
+
+    # -- import ------------------------------------------------------------------------------------
+    @retry_transient
+    def import_project(self, row: dict, ctx: ImportContext) -> tuple[int, bool]:
+        """Find (by name) or create the project; returns (its id, created). A new project gets
+        its own id and, when its location was the exporting server's default one, the matching
+        default location here."""
+        P = t.projects
+        with self.write() as conn:
+            found = conn.execute(select(P).where(P.c.name == row["name"])).first()
+            if found is not None:
+                ctx.project_pk = found.id
+                return found.id, False
+            ws_name = row.get("workspace")
+            ws = conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == ws_name)).scalar()
+            if ws is None:
+                ws = conn.execute(t.workspaces.insert().values(name=ws_name, created_time=now_ms())).inserted_primary_key[0]
+            values = {k: v for k, v in row.items() if k not in ("id", "workspace")}
+            pk = conn.execute(P.insert().values(**values, workspace_id=ws)).inserted_primary_key[0]
+            if row["artifact_location"].rstrip("/") == f"mlflow-artifacts:/{row['id']}":
+                conn.execute(update(P).where(P.c.id == pk).values(artifact_location=f"mlflow-artifacts:/{pk}"))
+            ctx.project_pk = pk
+            ctx.count("projects", 1)
+            return pk, True
+
+    @retry_transient
+    def import_rows(self, name: str, rows: list[dict], ctx: ImportContext) -> None:
+        """Insert-or-skip one piece of an exported table (never `projects`), in one transaction,
+        and extend the key maps of `ctx`."""
+        if not rows:
+            return
+        with self.write() as conn:
+            handler = _IMPORTERS.get(name)
+            if handler is None:
+                raise invalid(f"Unknown table '{name}' in the export")
+            handler(self, conn, rows, ctx)
+
+    def _insert(self, conn, table, rows: list[dict], ctx: ImportContext) -> None:
+        if not rows:
+            return
+        stmt = insert_ignore(table, self.dialect)
+        if self.dialect in ("postgresql", "sqlite"):
+            # executemany's rowcount is not reliable there; RETURNING counts what really landed.
+            first = list(table.primary_key.columns)[0]
+            ctx.count(table.name, len(conn.execute(stmt.returning(first), rows).all()))
+        else:
+            ctx.count(table.name, conn.execute(stmt, rows).rowcount)
+
+    def _run_pk(self, ctx: ImportContext, run_uuid: str) -> int:
+        try:
+            return ctx.runs[run_uuid]
+        except KeyError:
+            raise invalid(f"The export refers to run {run_uuid}, which it does not contain") from None
+
+    @retry_transient
+    def import_points(self, run_uuid: str, key: str, points: list[tuple], ctx: ImportContext) -> int:
+        series_id = ctx.series.get((run_uuid, key))
+        if series_id is None:
+            raise invalid(f"The export has points of series {run_uuid}/{key} but no such series")
+        with self.write() as conn:
+            n = 0
+            for part in chunks(points, 5000):
+                n += self.points_inserter.insert(conn, [(series_id, *p) for p in part])
+        ctx.count("metric_points", n)
+        return n
+
+    def project_counts(self, project_pk: int) -> dict[str, int]:
+        """Rows per table of one project (for the export manifest and checks)."""
+        R, S = t.runs, t.metric_series
+        with self.read() as conn:
+            runs = conn.execute(select(func.count()).select_from(R).where(R.c.project_id == project_pk)).scalar()
+            points = conn.execute(
+                select(func.coalesce(func.sum(S.c.point_count), 0)).join(R, R.c.id == S.c.run_id)
+                .where(R.c.project_id == project_pk)
+            ).scalar()
+        return {"runs": int(runs or 0), "metric_points": int(points or 0)}
+
+
+# -- per-table import handlers -------------------------------------------------------------------------
+def _simple(table_name: str, key: str | None = None, resolve: str | None = None):
+    """Rows whose only foreign key is the project, or a natural key resolved through a ctx map."""
+
+    def handler(store: TransferMixin, conn, rows, ctx: ImportContext):
+        table = getattr(t, table_name)
+        out = []
+        for r in rows:
+            r = dict(r)
+            if resolve == "project":
+                r["project_id"] = ctx.project_pk
+            elif resolve == "run":
+                r["run_id"] = store._run_pk(ctx, r.pop("run"))
+            elif resolve == "model":
+                r["model_pk"] = _lookup(ctx.models, r.pop("model"), "logged model")
+            elif resolve == "trace":
+                r["trace_pk"] = _lookup(ctx.traces, r.pop("trace"), "trace")
+            elif resolve == "registered":
+                r["model_id"] = _lookup(ctx.registered, r.pop("model"), "registered model")
+            out.append(r)
+        store._insert(conn, table, out, ctx)
+
+    return handler
+
+
+def _lookup(mapping: dict, key, what: str):
+    try:
+        return mapping[key]
+    except KeyError:
+        raise invalid(f"The export refers to {what} {key!r}, which it does not contain") from None
+
+
+def _datasets(store: TransferMixin, conn, rows, ctx):
+    D = t.datasets
+    store._insert(conn, D, [{**{k: v for k, v in r.items() if k != "id"}, "project_id": ctx.project_pk} for r in rows], ctx)
+    for r in rows:
+        ctx.datasets[r["id"]] = conn.execute(
+            select(D.c.id).where(D.c.project_id == ctx.project_pk, D.c.name == r["name"], D.c.digest == r["digest"])
+        ).scalar_one()
+
+
+def _runs(store: TransferMixin, conn, rows, ctx):
+    R = t.runs
+    uuids = [r["run_uuid"] for r in rows]
+    existing = {u: p for u, p in conn.execute(select(R.c.run_uuid, R.c.project_id).where(R.c.run_uuid.in_(uuids)))}
+    for u, project in existing.items():
+        if project != ctx.project_pk:
+            raise invalid(f"Run {u} already exists here in another project (id {project})")
+    new = [{**r, "project_id": ctx.project_pk, "artifact_uri": ctx.rewrite(r["artifact_uri"])}
+           for r in rows if r["run_uuid"] not in existing]
+    store._insert(conn, R, new, ctx)
+    ctx.runs.update({u: pk for pk, u in conn.execute(select(R.c.id, R.c.run_uuid).where(R.c.run_uuid.in_(uuids)))})
+
+
+def _run_inputs(store: TransferMixin, conn, rows, ctx):
+    RI = t.run_inputs
+    pairs = [(store._run_pk(ctx, r["run"]), _lookup(ctx.datasets, r["dataset_id"], "dataset"), r["id"]) for r in rows]
+    store._insert(conn, RI, [{"run_id": run, "dataset_id": ds} for run, ds, _ in pairs], ctx)
+    for run, ds, old in pairs:
+        ctx.inputs[old] = conn.execute(select(RI.c.id).where(RI.c.run_id == run, RI.c.dataset_id == ds)).scalar_one()
+
+
+def _input_tags(store: TransferMixin, conn, rows, ctx):
+    store._insert(conn, t.input_tags, [{**r, "input_id": _lookup(ctx.inputs, r["input_id"], "run input")} for r in rows], ctx)
+
+
+def _metric_series(store: TransferMixin, conn, rows, ctx):
+    S = t.metric_series
+    out = []
+    for r in rows:
+        r = dict(r)
+        r["run_id"] = store._run_pk(ctx, r.pop("run"))
+        out.append(r)
+    # The summary comes whole from the exporting server; the points follow it.
+    store._insert(conn, S, out, ctx)
+    by_pk = {pk: u for u, pk in ctx.runs.items()}
+    for part in chunks(sorted({r["run_id"] for r in out}), 1000):
+        for sid, run_pk, key in conn.execute(select(S.c.id, S.c.run_id, S.c.key).where(S.c.run_id.in_(part))):
+            ctx.series[(by_pk[run_pk], key)] = sid
+
+
+def _logged_models(store: TransferMixin, conn, rows, ctx):
+    LM = t.logged_models
+    ids = [r["model_id"] for r in rows]
+    existing = {m: p for m, p in conn.execute(select(LM.c.model_id, LM.c.project_id).where(LM.c.model_id.in_(ids)))}
+    for m, project in existing.items():
+        if project != ctx.project_pk:
+            raise invalid(f"Logged model {m} already exists here in another project (id {project})")
+    new = [{**r, "project_id": ctx.project_pk, "artifact_location": ctx.rewrite(r["artifact_location"])}
+           for r in rows if r["model_id"] not in existing]
+    store._insert(conn, LM, new, ctx)
+    ctx.models.update({m: pk for pk, m in conn.execute(select(LM.c.id, LM.c.model_id).where(LM.c.model_id.in_(ids)))})
+
+
+def _run_models(table_name: str):
+    def handler(store: TransferMixin, conn, rows, ctx):
+        out = []
+        for r in rows:
+            r = dict(r)
+            r["run_id"] = store._run_pk(ctx, r.pop("run"))
+            r["model_pk"] = _lookup(ctx.models, r.pop("model"), "logged model")
+            out.append(r)
+        store._insert(conn, getattr(t, table_name), out, ctx)
+
+    return handler
+
+
+def _traces(store: TransferMixin, conn, rows, ctx):
+    TR = t.traces
+    ids = [r["trace_id"] for r in rows]
+    existing = {m: p for m, p in conn.execute(select(TR.c.trace_id, TR.c.project_id).where(TR.c.trace_id.in_(ids)))}
+    for m, project in existing.items():
+        if project != ctx.project_pk:
+            raise invalid(f"Trace {m} already exists here in another project (id {project})")
+    store._insert(conn, TR, [{**r, "project_id": ctx.project_pk} for r in rows if r["trace_id"] not in existing], ctx)
+    ctx.traces.update({m: pk for pk, m in conn.execute(select(TR.c.id, TR.c.trace_id).where(TR.c.trace_id.in_(ids)))})
+
+
+def _trace_tags(store: TransferMixin, conn, rows, ctx):
+    out = []
+    for r in rows:
+        r = dict(r)
+        r["trace_pk"] = _lookup(ctx.traces, r.pop("trace"), "trace")
+        if r["key"] == "mlflow.artifactLocation":
+            r["value"] = ctx.rewrite(r["value"])
+        out.append(r)
+    store._insert(conn, t.trace_tags, out, ctx)
+
+
+def _registered_models(store: TransferMixin, conn, rows, ctx):
+    RM = t.registered_models
+    names = [r["name"] for r in rows]
+    store._insert(conn, RM, rows, ctx)
+    for r in rows:  # a model that already existed keeps counting from the larger number
+        conn.execute(update(RM).where(RM.c.name == r["name"], RM.c.last_version < r["last_version"])
+                     .values(last_version=r["last_version"]))
+    ctx.registered.update({n: pk for pk, n in conn.execute(select(RM.c.id, RM.c.name).where(RM.c.name.in_(names)))})
+
+
+def _model_versions(store: TransferMixin, conn, rows, ctx):
+    MV = t.model_versions
+    out = []
+    for r in rows:
+        r = dict(r)
+        r["model_id"] = _lookup(ctx.registered, r.pop("model"), "registered model")
+        r["source"] = ctx.rewrite(r["source"])
+        r["storage_location"] = ctx.rewrite(r["storage_location"])
+        out.append(r)
+    store._insert(conn, MV, out, ctx)
+    by_pk = {pk: n for n, pk in ctx.registered.items()}
+    for part in chunks(sorted({r["model_id"] for r in out}), 1000):
+        for pk, model_pk, version in conn.execute(select(MV.c.id, MV.c.model_id, MV.c.version).where(MV.c.model_id.in_(part))):
+            ctx.versions[(by_pk[model_pk], version)] = pk
+
+
+def _model_version_tags(store: TransferMixin, conn, rows, ctx):
+    out = [{"version_id": _lookup(ctx.versions, (r["model"], r["version"]), "model version"),
+            "key": r["key"], "value": r["value"]} for r in rows]
+    store._insert(conn, t.model_version_tags, out, ctx)
+
+
+_IMPORTERS = {
+    "project_tags": _simple("project_tags", resolve="project"),
+    "project_columns": _simple("project_columns", resolve="project"),
+    "datasets": _datasets,
+    "runs": _runs,
+    "params": _simple("params", resolve="run"),
+    "run_tags": _simple("run_tags", resolve="run"),
+    "run_inputs": _run_inputs,
+    "input_tags": _input_tags,
+    "metric_series": _metric_series,
+    "media_items": _simple("media_items", resolve="run"),
+    "log_lines": _simple("log_lines", resolve="run"),
+    "run_profiles": _simple("run_profiles", resolve="run"),
+    "run_heartbeats": _simple("run_heartbeats", resolve="run"),
+    "logged_models": _logged_models,
+    "logged_model_tags": _simple("logged_model_tags", resolve="model"),
+    "logged_model_params": _simple("logged_model_params", resolve="model"),
+    "logged_model_metrics": _simple("logged_model_metrics", resolve="model"),
+    "run_model_outputs": _run_models("run_model_outputs"),
+    "run_model_inputs": _run_models("run_model_inputs"),
+    "traces": _traces,
+    "trace_tags": _trace_tags,
+    "trace_metadata": _simple("trace_metadata", resolve="trace"),
+    "trace_run_links": _simple("trace_run_links", resolve="trace"),
+    "registered_models": _registered_models,
+    "registered_model_tags": _simple("registered_model_tags", resolve="registered"),
+    "registered_model_aliases": _simple("registered_model_aliases", resolve="registered"),
+    "model_versions": _model_versions,
+    "model_version_tags": _model_version_tags,
+}
