@@ -26,7 +26,7 @@ from swan_server.store.sql.users import UsersMixin
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,
-                       RollupsMixin,
+                       RollupsMixin, RetentionMixin, TransferMixin,
                        TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore):
     pass
 
