@@ -283,6 +283,14 @@ def test_gc_removes_deleted_runs_and_projects_with_their_s3_objects(tmp_path, mo
             client.get_experiment(gone_exp)
         assert client.get_experiment_by_name("gc-gone") is None  # the name is free again
         assert len(client.get_metric_history(keep, "m")) == 100
+        import sqlite3
+
+        with sqlite3.connect(srv.home / "swan.db") as db:  # no rows of a removed series are left behind
+            for table in ("metric_points", "metric_rollups"):
+                orphans = db.execute(f"SELECT count(*) FROM {table} WHERE series_id NOT IN "
+                                     "(SELECT id FROM metric_series)").fetchone()[0]
+                assert orphans == 0, table
+            assert db.execute("SELECT count(*) FROM metric_rollups").fetchone()[0] > 0
         # a live run cannot be named for removal
         proc = swan("gc", "--run-ids", keep, *store_args, env=moto_s3.env, check=False)
         assert proc.returncode == 1 and "is not deleted" in proc.stderr

@@ -116,6 +116,7 @@ class RetentionMixin(SqlStoreBase):
         points = 0
         for part in chunks(series):
             points += conn.execute(delete(PTS).where(PTS.c.series_id.in_(part))).rowcount or 0
+            conn.execute(delete(t.metric_rollups).where(t.metric_rollups.c.series_id.in_(part)))
         conn.execute(delete(S).where(S.c.run_id == pk))
         inputs = list(conn.execute(select(t.run_inputs.c.id).where(t.run_inputs.c.run_id == pk)).scalars())
         for part in chunks(inputs):
