@@ -70,7 +70,8 @@ SPEC = {
                         "line": {"type": "array", "items": {"type": "integer"}},
                         "level": {"type": "array", "items": {"type": "string"}},
                         "message": {"type": "array", "items": {"type": "string"}},
-                        "timestamp": {"type": "array", "items": {"type": "integer"}}}}}}},
+                        "timestamp": {"type": "array", "items": {"type": "integer"}},
+                        "last_line": {"type": "integer", "description": "The run's largest line number (0: none)"}}}}}},
                     **error_responses(400, 404)},
             }
         },
@@ -150,6 +151,7 @@ def console(run_id):
         "level": [ln.level for ln in lines],
         "message": [ln.message for ln in lines],
         "timestamp": [ln.timestamp for ln in lines],
+        "last_line": services().logs.last_line(run_id),
     })
 
 

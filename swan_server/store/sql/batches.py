@@ -10,7 +10,6 @@ from sqlalchemy.engine import Connection
 from swan_server.db import schema as t
 from swan_server.db.dialects import claim_row, insert_ignore
 from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, encode_value, now_ms, retry_transient
-from swan_server.store.sql.metrics import _SUMMARY_UPDATE, INSERT_CHUNK, _summary
 
 ROW_CHUNK = 5000
 
@@ -54,13 +53,4 @@ class BatchWritesMixin(SqlStoreBase):
                 by_key[k].append((s, ts, v, False))
             else:
                 by_key[k].append((s, ts, *encode_value(v)))
-        series = self._lock_series(conn, run_pk, by_key)
-        updates = []
-        for key, points in by_key.items():
-            old = series[key]
-            n = 0
-            for start in range(0, len(points), INSERT_CHUNK):
-                n += self.points_inserter.insert(conn, [(old.id, *p) for p in points[start:start + INSERT_CHUNK]])
-            updates.append({"b_id": old.id, "b_inserted": n, **{f"b_{k}": v for k, v in _summary(points, old).items()}})
-        conn.execute(_SUMMARY_UPDATE, updates)
-        return sum(u["b_inserted"] for u in updates)
+        return self._insert_grouped(conn, run_pk, by_key)

@@ -102,6 +102,11 @@ class MetricsMixin(SqlStoreBase):
         for m in metrics:
             value, is_nan = encode_value(m.value)
             by_key[m.key].append((m.step, m.timestamp, value, is_nan))
+        return self._insert_grouped(conn, run_pk, by_key)
+
+    def _insert_grouped(self, conn: Connection, run_pk: int, by_key: dict) -> int:
+        """`_insert_metrics` for points already grouped by key as encoded (step, timestamp,
+        value, is_nan) tuples (the native API's columnar batches come this way)."""
         series = self._lock_series(conn, run_pk, by_key)
         updates = []
         self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
