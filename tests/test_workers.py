@@ -1,0 +1,154 @@
+"""Many workers: `swan server --workers 2` on PostgreSQL and on SQLite, 8 writer processes ×
+50,000 points through the MLflow REST log-batch route, one gunicorn worker SIGKILLed mid-way;
+and a database outage mid-run behind a TCP proxy. Every point lands exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+import psutil
+import pytest
+import requests
+from sqlalchemy import text
+
+from swan_server.db.engine import make_engine
+from tests.databases import TempDatabase
+from tests.server import LiveServer
+from tests.tcpproxy import TcpProxy
+from tests.writers import KEYS, run_writers, value
+
+pytestmark = pytest.mark.timeout(900)
+
+WRITERS = 8
+POINTS = 50_000
+
+
+def _experiment(url: str) -> str:
+    resp = requests.post(url + "/api/2.0/mlflow/experiments/create", json={"name": f"w-{uuid.uuid4().hex[:8]}"},
+                         timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["experiment_id"]
+
+
+def _workers(srv: LiveServer) -> list[int]:
+    return [c.pid for c in psutil.Process(srv.proc.pid).children()]
+
+
+def _wait_for(stats, fraction: float, total: int, timeout: float = 300) -> None:
+    end = time.time() + timeout
+    while stats.acked.value < total * fraction:
+        assert time.time() < end, f"the writers made no progress: {stats.snapshot()}"
+        time.sleep(0.05)
+
+
+def _check_exactly_once(uri: str, results: list[dict], points: int) -> None:
+    """Per run and key: the exact step set, one row per step, the expected values, and a
+    summary count that agrees with the rows."""
+    steps = points // KEYS
+    engine = make_engine(uri)
+    try:
+        with engine.connect() as conn:
+            for r in results:
+                rows = conn.execute(text(
+                    "SELECT s.key, count(*), count(DISTINCT p.step), min(p.step), max(p.step), sum(p.value), "
+                    "s.point_count FROM metric_series s JOIN runs ON runs.id = s.run_id "
+                    "JOIN metric_points p ON p.series_id = s.id WHERE runs.run_uuid = :rid "
+                    "GROUP BY s.key, s.point_count ORDER BY s.key"), {"rid": r["run_id"]}).all()
+                assert [row[0] for row in rows] == [f"k{k}" for k in range(KEYS)], rows
+                for key, n, distinct, lo, hi, total, summary in rows:
+                    k = int(key[1:])
+                    expected = sum(value(r["index"], k, s) for s in range(steps))
+                    assert (n, distinct, lo, hi, summary) == (steps, steps, 0, steps - 1, steps), (r, key)
+                    assert total == pytest.approx(expected, rel=1e-12), (r, key)
+    finally:
+        engine.dispose()
+
+
+def _history(url: str, run_id: str, key: str) -> list[tuple]:
+    out, token = [], None
+    while True:
+        params = {"run_id": run_id, "metric_key": key, "max_results": 25000, **({"page_token": token} if token else {})}
+        body = requests.get(url + "/api/2.0/mlflow/metrics/get-history", params=params, timeout=60).json()
+        out += [(m["step"], m["timestamp"], m["value"]) for m in body.get("metrics", [])]
+        token = body.get("next_page_token")
+        if not token:
+            return out
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'swan.db'}"
+        return
+    db = TempDatabase("postgresql").create()
+    yield db.uri
+    db.drop()
+
+
+def test_two_workers_eight_writers_and_a_killed_worker(database, tmp_path):
+    srv = LiveServer(tmp_path / "home", backend_store_uri=database, workers=2).start()
+    try:
+        exp = _experiment(srv.url)
+        before = _workers(srv)
+        assert len(before) == 2
+        killed = []
+
+        def kill_one(stats):
+            _wait_for(stats, 0.4, WRITERS * POINTS)
+            victim = before[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        results, stats, _ = run_writers(srv.url, exp, WRITERS, POINTS, during=kill_one)
+        assert len(results) == WRITERS, f"writers failed: {stats}\n{srv.log()}"
+        assert stats["acked"] == WRITERS * POINTS
+        # gunicorn replaced the killed worker; the master never went down
+        assert srv.proc.poll() is None
+        after = _workers(srv)
+        assert len(after) == 2 and killed[0] not in after
+        _check_exactly_once(database, results, POINTS)
+        # and the MLflow read path agrees, point for point
+        r = results[3]
+        hist = _history(srv.url, r["run_id"], "k2")
+        assert hist == [(s, 1_700_000_000_000 + s, value(r["index"], 2, s)) for s in range(POINTS // KEYS)]
+        print(f"\n{database.split(':')[0]}: writer stats {stats}")
+    finally:
+        srv.stop()
+
+
+def test_database_outage_mid_run_gives_503s_and_loses_nothing(tmp_path):
+    db = TempDatabase("postgresql").create()
+    proxy = TcpProxy("127.0.0.1", 5432)
+    uri = db.uri.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
+    assert uri != db.uri
+    srv = LiveServer(tmp_path / "home", backend_store_uri=uri, workers=2).start()
+    points = 20_000
+    try:
+        exp = _experiment(srv.url)
+        outage = {}
+
+        def cut_for_a_while(stats):
+            _wait_for(stats, 0.3, WRITERS * points)
+            outage["before"] = dict(stats.snapshot())
+            proxy.cut()
+            time.sleep(4)
+            outage["during"] = dict(stats.snapshot())
+            proxy.restore()
+
+        results, stats, _ = run_writers(srv.url, exp, WRITERS, points, during=cut_for_a_while, timeout=300)
+        assert len(results) == WRITERS, f"writers failed: {stats}\n{srv.log()}"
+        # the outage was seen as 503s (retried), never as another 5xx
+        assert stats["status_503"] > 0, stats
+        assert stats["status_other_5xx"] == 0, f"{stats}\n{srv.log()}"
+        assert outage["during"]["acked"] < WRITERS * points
+        _check_exactly_once(db.uri, results, points)
+        assert requests.get(srv.url + "/health", timeout=10).status_code == 200
+        print(f"\noutage: writer stats {stats}")
+    finally:
+        srv.stop()
+        proxy.close()
+        db.drop()
+

@@ -1,0 +1,118 @@
+"""Writer processes for the concurrency tests and `bench/workers_bench.py`: each creates one run
+and sends its points through the MLflow REST `runs/log-batch` route, resending a batch after a
+connection error or a 5xx exactly as the MLflow client does (same body, backoff)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+
+import requests
+
+KEYS = 5
+BATCH_STEPS = 200  # KEYS × BATCH_STEPS = 1000 points per request (MLflow's limit)
+BASE_TS = 1_700_000_000_000
+
+
+def value(writer: int, key: int, step: int) -> float:
+    return writer * 1_000_000 + key * 0.125 + step * 0.5
+
+
+def batches(writer: int, run_id: str, points: int) -> list[bytes]:
+    steps = points // KEYS
+    out = []
+    for start in range(0, steps, BATCH_STEPS):
+        metrics = [
+            {"key": f"k{k}", "value": value(writer, k, s), "timestamp": BASE_TS + s, "step": s}
+            for s in range(start, min(steps, start + BATCH_STEPS)) for k in range(KEYS)
+        ]
+        out.append(json.dumps({"run_id": run_id, "metrics": metrics}).encode())
+    return out
+
+
+class Stats:
+    """Counters shared with the parent: points acknowledged, and what the writers ran into."""
+
+    def __init__(self, ctx):
+        self.acked = ctx.Value("q", 0)
+        self.retries = ctx.Value("q", 0)
+        self.status_503 = ctx.Value("q", 0)
+        self.status_other_5xx = ctx.Value("q", 0)
+        self.conn_errors = ctx.Value("q", 0)
+
+    def add(self, name: str, n: int = 1) -> None:
+        v = getattr(self, name)
+        with v.get_lock():
+            v.value += n
+
+    def snapshot(self) -> dict:
+        return {k: getattr(self, k).value for k in ("acked", "retries", "status_503", "status_other_5xx", "conn_errors")}
+
+
+def post(session: requests.Session, url: str, body: bytes, stats: Stats | None, deadline: float) -> dict:
+    delay = 0.05
+    while True:
+        try:
+            resp = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=60)
+            if resp.status_code < 500:
+                if resp.status_code != 200:
+                    raise RuntimeError(f"{url}: {resp.status_code} {resp.text[:300]}")
+                return resp.json()
+            if stats:
+                stats.add("status_503" if resp.status_code == 503 else "status_other_5xx")
+        except requests.ConnectionError:
+            if stats:
+                stats.add("conn_errors")
+            session.close()  # a fresh connection, maybe to another worker
+        if time.time() > deadline:
+            raise RuntimeError(f"{url}: still failing at the deadline")
+        if stats:
+            stats.add("retries")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def writer(base: str, experiment_id: str, index: int, points: int, stats: Stats, result_queue, timeout: float) -> None:
+    deadline = time.time() + timeout
+    session = requests.Session()
+    api = base + "/api/2.0/mlflow"
+    run = post(session, api + "/runs/create",
+               json.dumps({"experiment_id": experiment_id, "run_name": f"writer-{index}",
+                           "start_time": BASE_TS}).encode(), stats, deadline)
+    run_id = run["run"]["info"]["run_id"]
+    t0 = time.perf_counter()
+    for body in batches(index, run_id, points):
+        post(session, api + "/runs/log-batch", body, stats, deadline)
+        stats.add("acked", KEYS * BATCH_STEPS)
+    result_queue.put({"index": index, "run_id": run_id, "seconds": time.perf_counter() - t0})
+
+
+def run_writers(base: str, experiment_id: str, n: int, points: int, timeout: float = 600,
+                during=None) -> tuple[list[dict], dict, float]:
+    """Start n writer processes; call `during(stats)` in this process while they run (it returns
+    when done, e.g. after killing a worker); wait for all. Returns (results, stats, seconds)."""
+    ctx = multiprocessing.get_context("fork")
+    stats = Stats(ctx)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=writer, args=(base, experiment_id, i, points, stats, queue, timeout))
+             for i in range(n)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    if during is not None:
+        during(stats)
+    results = []
+    end = time.time() + timeout + 30
+    while len(results) < n and time.time() < end:
+        try:
+            results.append(queue.get(timeout=1))
+        except Exception:
+            if all(not p.is_alive() for p in procs) and queue.empty():
+                break
+    seconds = time.perf_counter() - t0
+    for p in procs:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+    return sorted(results, key=lambda r: r["index"]), stats.snapshot(), seconds
