@@ -8,6 +8,7 @@ from swan_server.artifacts import ArtifactStore, make_artifact_store
 from swan_server.config import Settings
 from swan_server.db.engine import make_engine, upgrade
 from swan_server.services.artifacts import ArtifactService
+from swan_server.services.dashboard import DashboardService
 from swan_server.services.experiments import ExperimentService
 from swan_server.services.identity import IdentityService
 from swan_server.services.liveness import CrashDetector
@@ -40,6 +41,7 @@ class Services:
     logged_models: LoggedModelService | None = field(default=None)
     traces: TraceService | None = field(default=None)
     native: NativeService | None = field(default=None)
+    dashboard: DashboardService | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -75,4 +77,5 @@ class Services:
             logged_models=LoggedModelService(store, artifact_store),
             traces=TraceService(store, artifact_store),
             native=NativeService(store, experiments, runs, media, logs, artifacts),
+            dashboard=DashboardService(store, artifact_store, artifacts),
         )

@@ -276,6 +276,44 @@ class DashboardStore(ABC):
     def rebuild_rollups(self, series_ids: list[int] | None = None) -> int:
         """Recompute the rollup blocks of these series (all when None) from their points."""
 
+    @abstractmethod
+    def project_overview(self, name_contains: str | None = None, limit: int = 500) -> list[dict]:
+        """Active projects with their active run count, running runs and last activity (ms),
+        most recently active first."""
+
+    @abstractmethod
+    def project_keys(self, experiment_id: str) -> dict[str, list[str]]:
+        """{"params", "metrics", "tags"}: the keys the project's active runs use (at most 2,000 each)."""
+
+    @abstractmethod
+    def run_table(self, experiment_ids: list[str], filter_string: str | None, order_by: list[str] | None,
+                  offset: int, limit: int, param_keys: list[str], metric_keys: list[str],
+                  view_type: str = "ACTIVE_ONLY") -> dict:
+        """One page of runs matching MLflow's filter grammar, ordered as search_runs, with the
+        chosen params and latest metric values and the user tags: {"total", "offset", "runs"}."""
+
+    @abstractmethod
+    def metric_summaries(self, run_ids: list[str]) -> dict[str, list[dict]]:
+        """Per run (at most 100), the summary of each metric key (last, min, max, count, spans)."""
+
+    @abstractmethod
+    def run_project(self, run_id: str) -> dict:
+        """The run's project (id, name) and how many media items and console lines it has."""
+
+    @abstractmethod
+    def media_index(self, run_id: str) -> list[dict]:
+        """Per media key: its kind and the steps that have items (with item counts)."""
+
+    @abstractmethod
+    def media_at(self, run_id: str, key: str, step: int) -> list[dict]:
+        """The media items of a key at one step, in order."""
+
+    @abstractmethod
+    def search_log_lines(self, run_id: str, query: str | None = None, level: str | None = None,
+                         start_line: int | None = None, limit: int = 500) -> dict:
+        """Console lines containing `query` (case-insensitive) at `level`, from `start_line` on:
+        {"total" (matches), "last_line", "next_line" (None at the end), "lines"}."""
+
 
 class ModelStore(ABC):
     """The MLflow 3 surface: model registry, logged models and traces (migration 0004).

@@ -5,6 +5,7 @@ from swan_server.store.abstract import (
 )
 from swan_server.store.sql.batches import BatchWritesMixin
 from swan_server.store.sql.columns import ColumnsMixin
+from swan_server.store.sql.dashboard import DashboardMixin
 from swan_server.store.sql.experiments import ExperimentsMixin
 from swan_server.store.sql.liveness import LivenessMixin
 from swan_server.store.sql.logged_models import LoggedModelsMixin
@@ -26,7 +27,7 @@ from swan_server.store.sql.users import UsersMixin
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,
-                       RollupsMixin, RetentionMixin, TransferMixin,
+                       RollupsMixin, RetentionMixin, TransferMixin, DashboardMixin,
                        TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore):
     pass
 
