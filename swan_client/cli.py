@@ -24,5 +24,15 @@ def _add_server_commands() -> None:
 
 _add_server_commands()
 
+
+def _add_client_commands() -> None:
+    from swan_client.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_client_commands()
+
 if __name__ == "__main__":
     main()
