@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_mlflow(app)
     register_swanlab(app)
     register_v1(app)
+    from swan_server.observability import register as register_observability
+
+    register_observability(app, app.extensions["swan"].store)  # /metrics, request counters, access log
     _register_error_handlers(app)
     app.after_request(_close_if_body_unread)
     return app

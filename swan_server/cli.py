@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -36,15 +35,27 @@ def _store_options(fn):
     "--heartbeat-timeout", envvar="SWAN_HEARTBEAT_TIMEOUT", default=1800.0, type=float, show_default=True,
     help="Seconds without a heartbeat after which a RUNNING (SwanLab) run is marked crashed (0 = never).",
 )
-def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout):
-    """Start the tracking server (MLflow REST API, artifacts proxy, health)."""
+@click.option("--log-format", envvar="SWAN_LOG_FORMAT", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text or as JSON objects (structured logs).")
+@click.option("--access-log/--no-access-log", envvar="SWAN_ACCESS_LOG", default=False, show_default=True,
+              help="Log one line per request (method, route, status, duration).")
+def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout,
+           log_format, access_log):
+    """Start the tracking server (MLflow REST API, artifacts proxy, health, /metrics)."""
     from swan_server.artifacts import make_artifact_store
     from swan_server.db.engine import make_engine, upgrade
     from swan_server.services.identity import IdentityService
     from swan_server.store.sql import SqlTrackingStore
     from swan_server.wsgi import run_gunicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import os
+
+    from swan_server.observability import configure_logging
+
+    # The workers read these from the environment they inherit.
+    os.environ["SWAN_LOG_FORMAT"] = log_format
+    os.environ["SWAN_ACCESS_LOG"] = "1" if access_log else "0"
+    configure_logging(log_format)
     settings = Settings(
         backend_store_uri=backend_store_uri or default_backend_store_uri(),
         artifacts_destination=artifacts_destination or default_artifacts_destination(),

@@ -33,9 +33,17 @@ class _Gunicorn(BaseApplication):
 
 
 def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None:
+    from swan_server import observability
+
+    # Before any worker forks: the shared directory of per-worker metric files.
+    observability.prepare_multiprocess_dir()
+    logconfig = observability.gunicorn_logconfig()
     _Gunicorn(
         settings,
         {
+            **({"logconfig_dict": logconfig} if logconfig else {}),
+            "child_exit": lambda _arbiter, worker: observability.worker_exited(worker.pid),
+            "on_exit": lambda _arbiter: observability.cleanup_multiprocess_dir(),
             "bind": f"{settings.host}:{settings.port}",
             "workers": max(1, workers),
             "worker_class": "gthread",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from swan_server.db import schema as t
 from swan_server.entities import DELETED
@@ -167,3 +167,14 @@ class RetentionMixin(SqlStoreBase):
             ).rowcount or 0
             sessions = conn.execute(delete(t.sessions).where(t.sessions.c.expires_time < now)).rowcount or 0
         return keys, sessions
+
+    def server_totals(self) -> dict:
+        """What is stored, for /metrics: projects by stage, runs by (stage, status), series and
+        points (from the per-series summaries, never the points table)."""
+        P, R, S = t.projects, t.runs, t.metric_series
+        with self.read() as conn:
+            projects = dict(conn.execute(select(P.c.lifecycle_stage, func.count()).group_by(P.c.lifecycle_stage)).all())
+            runs = {(stage, status): n for stage, status, n in conn.execute(
+                select(R.c.lifecycle_stage, R.c.status, func.count()).group_by(R.c.lifecycle_stage, R.c.status))}
+            series, points = conn.execute(select(func.count(), func.coalesce(func.sum(S.c.point_count), 0))).one()
+        return {"projects": projects, "runs": runs, "series": int(series or 0), "points": int(points or 0)}
