@@ -1,0 +1,334 @@
+"""The swan_client SDK against a live server: a full run with every media type read back through
+/api/v1 and MlflowClient, offline runs synced twice, the spool when the server is away, the
+hardware monitor (real psutil; a stand-in for pynvml), console capture and bad input."""
+
+import io
+import json
+import logging
+import math
+import types
+import wave
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+import swan_client
+from swan_client.api import Client, SwanApiError
+from swan_client.monitor import GpuProbe, HardwareMonitor
+from swan_client.offline import RECORDS_FILE, read_acked, read_records, sync_folder
+from tests.server import free_port
+
+
+@pytest.fixture()
+def client(server):
+    return Client(server.url)
+
+
+def _init(server, tmp_path, unique_name, **kw):
+    kw.setdefault("monitor", False)
+    kw.setdefault("capture_console", False)
+    return swan_client.init(project=unique_name, tracking_uri=server.url, dir=tmp_path / "runs", **kw)
+
+
+def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_client, tmp_path, unique_name):
+    img_path = tmp_path / "pic.png"
+    PILImage.new("RGB", (4, 3), (255, 0, 0)).save(img_path)
+    art = tmp_path / "model.bin"
+    art.write_bytes(b"weights" * 1000)
+    with _init(server, tmp_path, unique_name, name="full", config={"lr": 0.01, "net": {"depth": 4}},
+               tags={"team": "vision"}, capture_console=True) as run:
+        for step in range(20):
+            run.log({"loss": 1.0 / (step + 1), "acc": step / 20}, step=step)
+        run.log({
+            "img/array": swan_client.Image(np.random.default_rng(0).random((16, 16, 3)), caption="noise"),
+            "img/pil": swan_client.Image(PILImage.new("L", (5, 5), 128)),
+            "img/path": swan_client.Image(img_path),
+            "img/list": [swan_client.Image(np.zeros((2, 2), dtype=np.uint8)),
+                         swan_client.Image(np.ones((2, 2, 4)))],
+            "sound": swan_client.Audio(np.sin(np.linspace(0, 100, 8000)), sample_rate=8000, caption="tone"),
+            "note": swan_client.Text("hello\nworld"),
+            "scores": swan_client.Table(columns=["name", "score"], data=[["a", 1.5], ["b", float("nan")]]),
+        }, step=19)
+        print("line one from the training script")
+        run.log_artifact(art)
+        run.log_artifact(tmp_path / "pic.png", name="figures/pic.png")
+    result = run.finish()
+    assert result.uploaded and result.pending_records == 0
+    rid = run.run_id
+
+    got = client.get_run(rid)
+    assert got["status"] == "FINISHED" and got["name"] == "full" and got["end_time"] is not None
+    assert got["params"] == {"lr": "0.01", "net.depth": "4"} and got["tags"]["team"] == "vision"
+    hist = client.get_history(rid, "loss")
+    assert hist["step"] == list(range(20)) and hist["value"][-1] == pytest.approx(1 / 20)
+    media = client.get_media(rid)
+    kinds = sorted((m["key"], m["kind"], m["seq"]) for m in media)
+    assert kinds == [("img/array", "image", 0), ("img/list", "image", 0), ("img/list", "image", 1),
+                     ("img/path", "image", 0), ("img/pil", "image", 0), ("note", "text", 0),
+                     ("scores", "table", 0), ("sound", "audio", 0)]
+    by_key = {m["key"]: m for m in media}
+    assert by_key["img/array"]["caption"] == "noise" and by_key["sound"]["caption"] == "tone"
+    png = client.download_artifact(rid, by_key["img/array"]["path"])
+    assert PILImage.open(io.BytesIO(png)).size == (16, 16)
+    wav = wave.open(io.BytesIO(client.download_artifact(rid, by_key["sound"]["path"])))
+    assert wav.getframerate() == 8000 and wav.getnframes() == 8000
+    assert client.download_artifact(rid, by_key["note"]["path"]) == b"hello\nworld"
+    table = json.loads(client.download_artifact(rid, by_key["scores"]["path"]))
+    assert table == {"columns": ["name", "score"], "data": [["a", 1.5], ["b", "nan"]]}
+    assert client.download_artifact(rid, "model.bin") == b"weights" * 1000
+    assert client.download_artifact(rid, "figures/pic.png") == img_path.read_bytes()
+    assert "line one from the training script" in client.get_console(rid)["message"]
+
+    # the same run through MLflow's client
+    mrun = mlflow_client.get_run(rid)
+    assert mrun.info.status == "FINISHED" and mrun.info.run_name == "full"
+    assert mrun.data.params["net.depth"] == "4" and mrun.data.metrics["acc"] == pytest.approx(19 / 20)
+    assert [m.step for m in mlflow_client.get_metric_history(rid, "loss")] == list(range(20))
+    listed = {f.path for f in mlflow_client.list_artifacts(rid)}
+    assert {"model.bin", "media", "figures"} <= listed
+    exp = mlflow_client.get_experiment_by_name(unique_name)
+    assert [r.info.run_id for r in mlflow_client.search_runs([exp.experiment_id])] == [rid]
+
+
+def test_module_level_api_and_auto_steps(server, client, tmp_path, unique_name):
+    run = _init(server, tmp_path, unique_name)
+    swan_client.log({"x": 1.0})
+    swan_client.log({"x": 2.0})
+    swan_client.log({"x": 3.0}, step=10)
+    swan_client.log({"x": 4.0})
+    assert swan_client.current_run() is run
+    swan_client.finish()
+    assert swan_client.current_run() is None
+    assert client.get_history(run.run_id, "x")["step"] == [0, 1, 10, 11]
+    swan_client.log({"x": 5.0})  # no active run: a warning, not an error
+
+
+def test_offline_run_synced_twice_duplicates_nothing(server, client, tmp_path, unique_name):
+    run = swan_client.init(project=unique_name, mode="offline", dir=tmp_path / "off", config={"seed": 1},
+                           monitor=False, capture_console=False, flush_interval=0.05, batch_points=1000)
+    for step in range(5000):
+        run.log({"a": step * 1.0, "b": -step * 1.0}, step=step)
+    run.log({"pic": swan_client.Image(np.zeros((4, 4, 3)))}, step=1)
+    result = run.finish()
+    assert result.mode == "offline" and not result.uploaded
+    folder = run.folder
+    with pytest.raises(SwanApiError):
+        client.get_run(run.run_id)  # nothing reached the server
+    first = sync_folder(folder, client)
+    assert first.sent == first.records > 5 and read_acked(folder) == first.records
+    assert sync_folder(folder, client).sent == 0  # acknowledged already: nothing to send
+    again = sync_folder(folder, client, resend=True)  # everything again: the server ignores it
+    assert again.sent == again.records
+    got = client.get_run(run.run_id)
+    assert got["status"] == "FINISHED" and got["params"] == {"seed": "1"}
+    for key, sign in (("a", 1), ("b", -1)):
+        hist = client.get_history(run.run_id, key)
+        assert hist["step"] == list(range(5000)) and hist["value"] == [sign * s * 1.0 for s in range(5000)]
+    assert len(client.get_media(run.run_id)) == 1
+    mlflow_summary = client.get_run(run.run_id)["metrics"]["a"]
+    assert mlflow_summary["step"] == 4999
+
+
+def test_damaged_record_file_syncs_what_is_intact(server, client, tmp_path, unique_name):
+    run = swan_client.init(project=unique_name, mode="offline", dir=tmp_path / "off", monitor=False,
+                           capture_console=False)
+    run.log({"v": 1.0}, step=0)
+    run._seal()
+    run.log({"v": 2.0}, step=1)
+    run._seal()
+    run.log({"v": 3.0}, step=2)
+    run.finish()
+    path = run.folder / RECORDS_FILE
+    records = list(read_records(path))
+    assert [r.rtype for r in records] == [b"R", b"B", b"B", b"B", b"F"]
+    data = bytearray(path.read_bytes())
+    data[records[2].offset + 20] ^= 0xFF  # flip a byte inside the second batch
+    data += b"SWR1B\x00\x10"  # and a torn record at the end
+    path.write_bytes(bytes(data))
+    result = sync_folder(run.folder, client)
+    assert result.records == 4 and result.skipped_bytes > 0 and len(result.problems) == 2
+    assert client.get_history(run.run_id, "v")["step"] == [0, 2]
+
+
+def test_server_away_spools_then_drains_and_finish_reports(server, client, tmp_path, unique_name, caplog):
+    dead = f"http://127.0.0.1:{free_port()}"
+    caplog.set_level(logging.WARNING, "swan_client")
+    run = swan_client.init(project=unique_name, tracking_uri=dead, dir=tmp_path / "runs", monitor=False,
+                           capture_console=False, flush_interval=0.05)
+    for step in range(3000):
+        run.log({"m": float(step)}, step=step)
+    result = run.finish(timeout=1.0)
+    assert not result.uploaded and result.pending_records >= 2 and result.pending_points == 3000
+    assert "swan sync" in str(result) and str(run.folder) in str(result)
+    assert any("cannot reach" in r.message for r in caplog.records)
+    # the server "comes back" (the folder is sent to the real one)
+    sync = sync_folder(run.folder, client)
+    assert sync.sent == result.pending_records  # the run record, the batches and the final status
+    assert client.get_history(run.run_id, "m")["step"] == list(range(3000))
+    assert client.get_run(run.run_id)["status"] == "FINISHED"
+
+
+def test_resume_continues_steps_and_console_lines(server, client, tmp_path, unique_name):
+    run = _init(server, tmp_path, unique_name, capture_console=True)
+    run.log({"x": 1.0})
+    run.log({"x": 2.0})
+    print("first session")
+    run.finish()
+    again = _init(server, tmp_path, unique_name, id=run.run_id, resume="must", capture_console=True)
+    again.log({"x": 3.0})
+    print("second session")
+    again.finish()
+    assert client.get_history(run.run_id, "x")["step"] == [0, 1, 2]
+    console = client.get_console(run.run_id)
+    assert console["message"][-2:] == ["first session", "second session"]
+    with pytest.raises(SwanApiError):
+        _init(server, tmp_path, unique_name, id="0" * 32, resume="must")
+
+
+def test_hardware_metrics_on_this_machine(server, client, tmp_path, unique_name):
+    run = _init(server, tmp_path, unique_name, monitor=True, monitor_interval=0.1)
+    import time
+
+    deadline = time.time() + 20
+    while run.monitor.tick < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    run.finish()
+    metrics = client.get_run(run.run_id)["metrics"]
+    for key in ("system/cpu.pct", "system/mem.pct", "system/mem.proc", "system/disk.read_mb_s",
+                "system/net.recv_mb_s"):
+        assert key in metrics, sorted(metrics)
+    assert 0 <= metrics["system/mem.pct"]["value"] <= 100 and metrics["system/mem.proc"]["value"] > 1
+    assert not any(k.startswith("system/gpu") for k in metrics)  # no GPU here: no GPU keys, no error
+    assert len(client.get_history(run.run_id, "system/cpu.pct")["step"]) >= 3
+
+
+def fake_nvml(gpus=2, fail_power=False, fail_init=False):
+    """A stand-in for pynvml's functions."""
+    class NVMLError(Exception):
+        pass
+
+    def init():
+        if fail_init:
+            raise NVMLError("NVML Shared Library Not Found")
+
+    def power(h):
+        if fail_power:
+            raise NVMLError("Not Supported")
+        return 70_500 + h * 1000  # mW
+
+    return types.SimpleNamespace(
+        NVML_TEMPERATURE_GPU=0,
+        nvmlInit=init,
+        nvmlShutdown=lambda: None,
+        nvmlDeviceGetCount=lambda: gpus,
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=40 + h, memory=10),
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(total=8 * 1024**3, used=2 * 1024**3, free=6 * 1024**3),
+        nvmlDeviceGetTemperature=lambda h, sensor: 60 + h,
+        nvmlDeviceGetPowerUsage=power,
+    )
+
+
+def test_gpu_path_with_a_stand_in_for_pynvml(server, client, tmp_path, unique_name):
+    probe = GpuProbe(fake_nvml(gpus=2))
+    values = probe.read()
+    assert values["system/gpu.0.pct"] == 40 and values["system/gpu.1.pct"] == 41
+    assert values["system/gpu.0.mem.pct"] == 25 and values["system/gpu.0.mem.value"] == 2048
+    assert values["system/gpu.1.temp"] == 61 and values["system/gpu.0.power"] == 70.5
+    assert "system/gpu.0.power" not in GpuProbe(fake_nvml(fail_power=True)).read()  # a missing reading is skipped
+    assert GpuProbe(fake_nvml(fail_init=True)).read() == {}  # no NVML: no keys, no error
+    assert GpuProbe(types.SimpleNamespace()).read() == {}  # an NVML without the functions
+    run = _init(server, tmp_path, unique_name, monitor=True, monitor_interval=0.1, nvml=fake_nvml(gpus=1))
+    import time
+
+    deadline = time.time() + 20
+    while run.monitor.tick < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    run.finish()
+    metrics = client.get_run(run.run_id)["metrics"]
+    assert metrics["system/gpu.0.pct"]["value"] == 40 and metrics["system/gpu.0.temp"]["value"] == 60
+    assert "system/cpu.pct" in metrics
+
+
+def test_monitor_sample_never_raises_without_psutil_readings(monkeypatch):
+    mon = HardwareMonitor(lambda values, tick: None, interval=1, nvml=fake_nvml(fail_init=True))
+    assert "system/cpu.pct" in mon.sample()
+
+
+def test_bad_input_never_kills_the_training_loop(server, client, tmp_path, unique_name, caplog):
+    caplog.set_level(logging.WARNING, "swan_client")
+    run = _init(server, tmp_path, unique_name, config={"lr": 0.1})
+
+    class Weird:
+        def __float__(self):
+            raise RuntimeError("boom")
+
+    run.log({"ok": 1.0, "obj": object(), "weird": Weird(), "none": None, "s": "text", "huge": 10**400,
+             "list": [1, 2], "nan": float("nan"), "inf": float("inf"), "flag": True, "np": np.float32(0.5),
+             "np_int": np.int64(7), "bad key?": 2.0, "": 3.0, "nested": {"a": {"b": 4.0}}, 5: 6.0}, step=0)
+    run.log({"ok": "now a string"}, step=1)  # a key that changes type
+    run.log({"ok": swan_client.Image(np.zeros((2, 2)))}, step=2)
+    run.log({"ok": 2.0}, step=3)
+    run.log({"big_text": swan_client.Text("x" * 11 * 1024 * 1024)}, step=0)
+    run.log_params({"lr": 0.2, "long": "y" * 7000})  # a param cannot change; a long one is cut
+    run.set_tags({"t": "z" * 9000})
+    run.log([("not", "a dict")])  # wrong type: ignored
+    run.log({"x": 1.0}, step=-3)  # a bad step: the next auto step
+    run.log({"x": 1.0}, step="seven")
+    result = run.finish()
+    assert result.uploaded and not run.uploader.refused
+    got = client.get_run(run.run_id)
+    m = got["metrics"]
+    assert m["ok"]["value"] == 2.0 and m["flag"]["value"] == 1.0 and m["np"]["value"] == 0.5
+    assert m["np_int"]["value"] == 7 and m["nan"]["value"] == "NaN" and m["inf"]["value"] == "Infinity"
+    assert m["bad key_"]["value"] == 2.0 and m["nested/a/b"]["value"] == 4.0 and m["5"]["value"] == 6.0
+    for dropped in ("obj", "weird", "none", "s", "huge", "list"):
+        assert dropped not in m
+    assert got["params"]["lr"] == "0.1" and len(got["params"]["long"]) == 6000
+    assert len(got["tags"]["t"]) == 8000
+    assert client.get_history(run.run_id, "ok")["step"] == [0, 3]
+    text = [x for x in client.get_media(run.run_id) if x["key"] == "big_text"]
+    assert len(client.download_artifact(run.run_id, text[0]["path"])) < 11 * 1024 * 1024
+    messages = " | ".join(r.message for r in caplog.records)
+    for needle in ("'obj'", "'weird'", "'s'", "'huge'", "'ok' was logged as scalar", "param 'lr' is already",
+                   "logged as 'bad key_'", "step must be a non-negative integer", "log() takes a dict"):
+        assert needle in messages, needle
+    run.log({"after": 1.0})  # after finish: a warning, nothing else
+    assert math.isnan(float("nan"))
+
+
+def test_init_with_a_wrong_key_fails_clearly(server, tmp_path, unique_name):
+    with pytest.raises(SwanApiError) as err:
+        swan_client.init(project=unique_name, tracking_uri=server.url, api_key="swan_wrong", dir=tmp_path,
+                         monitor=False, capture_console=False)
+    assert "401" in str(err.value) or "Invalid API key" in str(err.value)
+
+
+def test_client_api_for_importers(server, client, tmp_path, unique_name):
+    rid = "1" * 8 + unique_name.encode().hex()[:24].ljust(24, "0")
+    run = client.create_run(unique_name, run_id=rid, name="imported", start_time=1_000, end_time=5_000,
+                            status="FINISHED", tags={"import.source": "tb:/logs/x"}, params={"a": "1"})
+    assert run["run_id"] == rid and run["status"] == "FINISHED"
+    again = client.create_run(unique_name, run_id=rid, exist_ok=True)
+    assert again["run_id"] == rid
+    points = ((k, s, 1_000 + s, s * 0.5) for s in range(150_000) for k in ("loss",))
+    assert client.log_points(rid, points, chunk_size=60_000, idempotency_prefix="imp") == 150_000
+    # an importer running again with the same prefix writes nothing twice
+    client.log_points(rid, ((k, s, 1_000 + s, s * 0.5) for s in range(150_000) for k in ("loss",)),
+                      chunk_size=60_000, idempotency_prefix="imp")
+    hist = client.get_history(rid, "loss")
+    assert len(hist["step"]) == 150_000 and hist["value"][-1] == 149_999 * 0.5
+    found = client.find_run_by_tag("import.source", "tb:/logs/x", project=unique_name)
+    assert found["run_id"] == rid
+    assert client.find_run_by_tag("import.source", "it's missing", project=unique_name) is None
+    f = tmp_path / "d"
+    (f / "sub").mkdir(parents=True)
+    (f / "sub" / "a.txt").write_text("A")
+    (f / "b.txt").write_text("B")
+    assert sorted(client.upload_artifact(rid, f)) == ["d/b.txt", "d/sub/a.txt"]
+    item = client.log_media(rid, "preview", swan_client.Image(np.zeros((3, 3, 3))), step=4)
+    assert client.get_media(rid, "preview")[0]["path"] == item["path"]
+    assert client.download_artifact(rid, "d/sub/a.txt") == b"A"
+    assert [r["run_id"] for r in client.list_runs(unique_name)] == [rid]
+    assert client.openapi()["openapi"].startswith("3.")
