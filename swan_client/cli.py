@@ -34,5 +34,17 @@ def _add_client_commands() -> None:
 
 _add_client_commands()
 
+
+def _add_import_commands() -> None:
+    """`swan import tensorboard|wandb|mlflow|swanlab`, beside `swan import swan`."""
+    from swan_server.cli_ops import import_group
+
+    from importers.cli import register
+
+    register(import_group)
+
+
+_add_import_commands()
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,85 @@
+"""`swan import tensorboard|wandb|mlflow|swanlab SOURCE`: the importer commands, added to the
+`swan import` group.
+
+Each reads the source into neutral run records and writes them through `swan_client.api.Client`
+(or, with `--dry-run`, only reads and counts). A source that is not of the kind named, that cannot
+be read, or that names something unknown ends the command with one line and exit status 1 before
+anything is written."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from importers.records import SourceError
+
+
+def _options(fn):
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")(fn)
+    fn = click.option("--api-key", envvar="SWAN_API_KEY", default=None, help="API key of the Swan server.")(fn)
+    fn = click.option("--tracking-uri", envvar="SWAN_TRACKING_URI", default=None,
+                      help="The Swan server [default: $SWAN_TRACKING_URI, the saved login, http://127.0.0.1:5000].")(fn)
+    fn = click.option("--dry-run", is_flag=True, help="Read the source and report what would be imported; write nothing.")(fn)
+    fn = click.option("--workspace", default=None, help="Workspace of the project (project 'P' in workspace 'W' is 'W/P').")(fn)
+    fn = click.option("--project", default=None, help="Project to import into [default: the source's own grouping].")(fn)
+    return fn
+
+
+def _fail(message: str) -> None:
+    click.echo(f"swan import: error: {message}", err=True)
+    sys.exit(1)
+
+
+def run_import(source_factory, *, project, workspace, dry_run, tracking_uri, api_key, as_json, default_project):
+    """Open the source (errors: exit 1, nothing written), check the server, import, summarise."""
+    from importers.progress import Progress, print_summary
+    from importers.writer import Importer
+
+    try:
+        source = source_factory()
+    except SourceError as exc:
+        _fail(str(exc))
+    client = None
+    if not dry_run:
+        from swan_client.api import Client, SwanApiError
+
+        client = Client(tracking_uri, api_key, retries=5)
+        try:
+            client.me()
+        except SwanApiError as exc:
+            _fail(f"cannot use the Swan server at {client.tracking_uri}: {exc}")
+    importer = Importer(client, project, default_project=default_project, dry_run=dry_run,
+                        progress=None if as_json else Progress(),
+                        workspace=None if workspace in (None, "", "admin") else workspace)
+    try:
+        summary = importer.run(source)
+    except SourceError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=1))
+    else:
+        print_summary(summary)
+    if summary.failed:
+        sys.exit(1)
+
+
+@click.command("tensorboard")
+@click.argument("path", type=click.Path(path_type=str))
+@_options
+def tensorboard_cmd(path, project, workspace, dry_run, tracking_uri, api_key, as_json):
+    """Import TensorBoard logs: one run per folder holding event files (several files merged)."""
+    from pathlib import Path
+
+    from importers.tensorboard import TensorBoardSource
+
+    run_import(lambda: TensorBoardSource(path), project=project, workspace=workspace, dry_run=dry_run,
+               tracking_uri=tracking_uri, api_key=api_key, as_json=as_json,
+               default_project=Path(path).expanduser().resolve().name or "tensorboard")
+
+
+def register(group: click.Group) -> None:
+    """Add the importer commands to the `swan import` group."""
+    for command in (tensorboard_cmd,):
+        group.add_command(command)
