@@ -46,7 +46,10 @@ def _fail(exc) -> None:
 def _console():
     from rich.console import Console
 
-    return Console()
+    con = Console()
+    if not con.is_terminal:  # piped or captured: wide enough that ids are never folded
+        con = Console(width=max(con.width, 200))
+    return con
 
 
 def _when(ms) -> str:
@@ -192,7 +195,8 @@ def runs_list(tracking_uri, api_key, project, filter_string, order_by, limit, vi
     from rich.table import Table
 
     table = Table(title=f"{len(items)} run(s) on {client.tracking_uri}")
-    for col in ("run id", "project", "name", "status", "started", "duration", "metrics"):
+    table.add_column("run id", no_wrap=True, min_width=32)
+    for col in ("project", "name", "status", "started", "duration", "metrics"):
         table.add_column(col, overflow="fold")
     for r in items:
         metrics = {k: m["value"] for k, m in sorted(r["metrics"].items()) if not k.startswith("system/")}
