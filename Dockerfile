@@ -1,24 +1,52 @@
-# Swan tracking server. Data (SQLite database and artifacts) lives in the /data volume.
-FROM python:3.11-slim
+# Swan tracking server.
+#
+#   docker build -t swan .
+#   docker run -p 5000:5000 -v swan-data:/data swan          # SQLite + artifacts in the /data volume
+#   docker compose up                                         # Swan + PostgreSQL + MinIO (docker-compose.yml)
+#
+# Stage 1 builds the dashboard (ui/, Vite) when the tree has one; stage 2 builds Swan's wheel with
+# the built UI beside it; stage 3 installs the wheel into a slim image that runs as a non-root user.
+# Configuration is the environment (see docker/entrypoint.sh and the README's table).
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    SWAN_HOME=/data \
-    SWAN_HOST=0.0.0.0 \
-    SWAN_PORT=5000
+FROM node:20-slim AS ui
+WORKDIR /build
+# `ui*` may match nothing yet; pyproject.toml keeps the COPY valid either way.
+COPY pyproject.toml ui* ./ui/
+RUN if [ -f ui/package.json ]; then \
+        cd ui && npm ci --no-audit --no-fund && npm run build; \
+    else \
+        mkdir -p ui/dist; \
+    fi
 
+FROM python:3.11-slim AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY swan_server ./swan_server
 COPY swan_client ./swan_client
 COPY importers ./importers
-RUN pip install --no-cache-dir '.[postgres,mysql]' \
-    && useradd --system --uid 10001 --home /data swan \
-    && mkdir -p /data && chown swan /data
+# The built dashboard where the package build and the server look for it (ui/dist).
+COPY --from=ui /build/ui/dist ./ui/dist
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && mkdir -p /opt/swan-ui && cp -r ui/dist/. /opt/swan-ui/
 
-USER swan
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SWAN_HOME=/data \
+    SWAN_HOST=0.0.0.0 \
+    SWAN_PORT=5000 \
+    SWAN_UI_DIR=/opt/swan-ui
+COPY --from=wheel /wheels /wheels
+COPY --from=wheel /opt/swan-ui /opt/swan-ui
+RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[postgres,mysql]" \
+    && rm -rf /wheels \
+    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home swan \
+    && mkdir -p /data && chown swan:swan /data
+COPY docker/entrypoint.sh /usr/local/bin/swan-entrypoint
+USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 5000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:5000/health').status == 200 else 1)"
-CMD ["swan", "server", "--host", "0.0.0.0"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD python -c "import os,sys,urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('SWAN_PORT', '5000'), timeout=4).status == 200 else 1)"
+ENTRYPOINT ["swan-entrypoint"]
+CMD ["server"]
