@@ -12,6 +12,7 @@ from swan_server.api.common import BODY_CONSUMED
 from swan_server.api.mlflow import register as register_mlflow
 from swan_server.api.swanlab import register as register_swanlab
 from swan_server.api.v1 import register as register_v1
+from swan_server import ui
 from swan_server.api.mlflow.wire import error_response, swan_error_response
 from swan_server.config import Settings
 from swan_server.errors import BAD_REQUEST, ENDPOINT_NOT_FOUND, INTERNAL_ERROR, PAYLOAD_TOO_LARGE, SwanError
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_mlflow(app)
     register_swanlab(app)
     register_v1(app)
+    ui.register(app)  # the dashboard at / (after the APIs: it never shadows them)
     from swan_server.observability import register as register_observability
 
     register_observability(app, app.extensions["swan"].store)  # /metrics, request counters, access log
@@ -78,6 +80,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 404 and (page := ui.spa_fallback(request.path)) is not None:
+            return page
         if not _is_api_path(request.path):
             return exc
         if exc.code == 404:

@@ -1,0 +1,66 @@
+import { useState } from "preact/hooks";
+import { setQuery } from "../router";
+import { groupKeys } from "../lib/buckets";
+import { Chart, type ChartOptions } from "./Chart";
+
+export function chartOptions(query: URLSearchParams): ChartOptions {
+  const x = query.get("x");
+  return {
+    x: x === "time" || x === "relative" ? x : "step",
+    smoothing: Math.min(0.99, Math.max(0, Number(query.get("smooth") ?? 0) || 0)),
+    log: query.get("log") === "1",
+    band: query.get("band") !== "0",
+  };
+}
+
+export function ChartControls({ opts }: { opts: ChartOptions }) {
+  return (
+    <div class="controls" role="group" aria-label="Chart controls">
+      <label>x-axis{" "}
+        <select value={opts.x} onChange={(e) => setQuery({ x: (e.target as HTMLSelectElement).value })} aria-label="x axis">
+          <option value="step">step</option>
+          <option value="time">wall time</option>
+          <option value="relative">relative time</option>
+        </select>
+      </label>
+      <label title="Debiased EMA over the bucketed values (the last value of each bucket)">
+        smoothing <input type="range" min="0" max="0.99" step="0.01" value={opts.smoothing}
+                         onInput={(e) => setQuery({ smooth: (e.target as HTMLInputElement).value === "0" ? null : (e.target as HTMLInputElement).value })} />
+        <span class="mono">{opts.smoothing.toFixed(2)}</span> <span class="muted small">(EMA of bucket values)</span>
+      </label>
+      <label class="check"><input type="checkbox" checked={opts.log} onChange={() => setQuery({ log: opts.log ? null : "1" })} /> log scale</label>
+      <label class="check"><input type="checkbox" checked={opts.band} onChange={() => setQuery({ band: opts.band ? "0" : null })} /> min/max band</label>
+      <span class="muted small">drag to zoom · double-click to reset</span>
+    </div>
+  );
+}
+
+export function ChartGrid(props: { keys: string[]; runIds: string[]; names: Record<string, string>;
+                                   colors: Record<string, string>; opts: ChartOptions; refresh: number }) {
+  const [closed, setClosed] = useState<Set<string>>(new Set());
+  const groups = groupKeys(props.keys);
+  if (!props.keys.length) return <p class="muted">No metrics logged.</p>;
+  return (
+    <div class="chart-groups">
+      {groups.map((g) => (
+        <section key={g.name} class="chart-group" data-group={g.name}>
+          <h3 class="group-title" onClick={() => {
+            const next = new Set(closed);
+            next.has(g.name) ? next.delete(g.name) : next.add(g.name);
+            setClosed(next);
+          }}>
+            <span class="caret">{closed.has(g.name) ? "▸" : "▾"}</span> {g.name} <span class="muted small">{g.keys.length}</span>
+          </h3>
+          {!closed.has(g.name) && (
+            <div class="chart-grid">
+              {g.keys.map((k) => (
+                <Chart key={k} metricKey={k} runIds={props.runIds} names={props.names} colors={props.colors}
+                       opts={props.opts} refresh={props.refresh} />
+              ))}
+            </div>
+          )}
+        </section>
+      ))}
+    </div>
+  );
+}
