@@ -79,7 +79,36 @@ def tensorboard_cmd(path, project, workspace, dry_run, tracking_uri, api_key, as
                default_project=Path(path).expanduser().resolve().name or "tensorboard")
 
 
+@click.command("wandb")
+@click.argument("source")
+@_options
+@click.option("--wandb-api", "wandb_api", default=None, hidden=True,
+              help="module:callable returning an object with wandb.Api's interface (tests).")
+def wandb_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_json, wandb_api):
+    """Import W&B runs: a local run folder (wandb/run-*, offline-run-*), a wandb/ folder, or
+    ENTITY/PROJECT[/RUN_ID] online through wandb.Api()."""
+    from pathlib import Path
+
+    from importers.wandb import WandbApiSource, WandbSource
+
+    local = Path(source).expanduser()
+
+    def factory():
+        if local.exists() or source.startswith((".", "/", "~")) or source.count("/") not in (1, 2):
+            return WandbSource(source)
+        api = None
+        if wandb_api:
+            import importlib
+
+            module, _, attr = wandb_api.partition(":")
+            api = getattr(importlib.import_module(module), attr)()
+        return WandbApiSource(source, api=api)
+
+    run_import(factory, project=project, workspace=workspace, dry_run=dry_run, tracking_uri=tracking_uri,
+               api_key=api_key, as_json=as_json, default_project="wandb")
+
+
 def register(group: click.Group) -> None:
     """Add the importer commands to the `swan import` group."""
-    for command in (tensorboard_cmd,):
+    for command in (tensorboard_cmd, wandb_cmd):
         group.add_command(command)

@@ -13,6 +13,7 @@ incomplete chunk at the end of the file is reported as an incomplete tail."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import zlib
@@ -71,9 +72,16 @@ def iter_records(path: str | os.PathLike, ident: bytes, magic: int, report: LogR
     report = report if report is not None else LogReport(path)
     report.version = read_header(path, ident, magic)
     with open(path, "rb") as f:
-        data = f.read()
-    report.size = len(data)
-    yield from _scan(data, report)
+        size = os.fstat(f.fileno()).st_size
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    report.size = size
+    try:
+        yield from _scan(data, report)
+    finally:
+        try:
+            data.close()
+        except BufferError:
+            pass
 
 
 def _scan(data: bytes, report: LogReport):
