@@ -108,7 +108,21 @@ def wandb_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_jso
                api_key=api_key, as_json=as_json, default_project="wandb")
 
 
+@click.command("mlflow")
+@click.argument("source")
+@_options
+def mlflow_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_json):
+    """Import MLflow experiments and runs from an mlruns/ folder, an MLflow database URI
+    (sqlite:///mlflow.db, postgresql://...) or a live MLflow server URL (http://host:5000).
+
+    Each experiment becomes the project of the same name unless --project is given."""
+    from importers.mlflow import open_source
+
+    run_import(lambda: open_source(source), project=project, workspace=workspace, dry_run=dry_run,
+               tracking_uri=tracking_uri, api_key=api_key, as_json=as_json, default_project="Default")
+
+
 def register(group: click.Group) -> None:
     """Add the importer commands to the `swan import` group."""
-    for command in (tensorboard_cmd, wandb_cmd):
+    for command in (tensorboard_cmd, wandb_cmd, mlflow_cmd):
         group.add_command(command)

@@ -141,8 +141,9 @@ class _Sender:
         self.q.put(job)
 
     def close(self) -> None:
-        self.q.put(None)
-        self.thread.join()
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
         if self.error is not None:
             raise self.error
 
@@ -334,6 +335,14 @@ class Importer:
         summary = Summary(source.describe(), self.project and (f"{self.workspace}/{self.project}" if self.workspace
                                                                else self.project), self.dry_run)
         runs = list(source.runs())
+        project_tags = getattr(source, "project_tags", None)
+        if project_tags is not None and not self.dry_run:
+            wanted = {self.project_of(r.info) for r in runs}
+            for name, tags in project_tags().items():
+                full = self.project_of(RunInfo(source_id="", project=name))
+                if full in wanted and not self.project:
+                    self.client.create_project(full, tags={k: _clip(v, MAX_TAG_VALUE) for k, v in tags.items()},
+                                               exist_ok=True)
         order = _parents_first(runs)
         total_bytes = sum(r.size_hint() for r in runs)
         if self.progress is not None:
@@ -375,6 +384,12 @@ class Importer:
                     self.progress.advance_bytes(srun.size_hint())
                 return result
             run_id = existing["run_id"]
+            if existing.get("lifecycle_stage") == "deleted":
+                result.state = "already imported"
+                result.run_id = run_id
+                result.skipped.append(Skipped("imported before and deleted in Swan since: restore it to import "
+                                              "the source's changes"))
+                return result
         else:
             run_id = self._create(project, info)
         result.run_id = run_id
@@ -389,6 +404,17 @@ class Importer:
             result.params = len(params)
             writer.tags_and_params(tags, params)
             sender.close()
+            finalize = getattr(srun, "finalize", None)
+            if finalize is not None:
+                finalize(self.client, run_id, result)
+            status = info.status or "FINISHED"
+            if status != "RUNNING" or info.end_time is not None:
+                self.client.update_run(run_id, status=status, end_time=info.end_time)
+            # Last: the mark that this source content is in, so a re-run skips it.
+            self.client.write_batch(run_id, idempotency_key=f"{prefix}:done",
+                                    tags={FINGERPRINT_TAG: info.fingerprint or "-"})
+            if info.deleted:
+                self.client.delete_run(run_id)
         except BaseException as exc:
             try:
                 sender.close()
@@ -398,14 +424,6 @@ class Importer:
             result.error = _describe(exc)
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return result
-        status = info.status or "FINISHED"
-        if status != "RUNNING" or info.end_time is not None:
-            self.client.update_run(run_id, status=status, end_time=info.end_time)
-        if info.deleted:
-            self.client.delete_run(run_id)
-        # Last: the mark that this source content is in, so a re-run skips it.
-        self.client.write_batch(run_id, idempotency_key=f"{prefix}:done", tags={FINGERPRINT_TAG: info.fingerprint or "-"})
         return result
 
     def _create(self, project: str, info: RunInfo) -> str:

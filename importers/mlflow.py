@@ -1,0 +1,562 @@
+"""MLflow → neutral run records, from three kinds of source:
+
+* an `mlruns/` folder (the file store), parsed directly (MLflow 3 refuses to open it without
+  `MLFLOW_ALLOW_FILE_STORE=true`; we do not need MLflow at all);
+* an MLflow database (`sqlite:///...`, `postgresql://...`, `mysql+pymysql://...`), read with plain
+  SQL on MLflow's stable core tables, read-only;
+* a live MLflow server (`http://...`), over its REST API, paged on every list.
+
+Carried over: experiments (as projects, with their tags), runs with their own ids where free,
+names, users, start and end times, status, deleted runs (imported, then deleted), params, tags
+(the `mlflow.*` system tags too; `mlflow.parentRunId` pointing at the imported parent), full
+metric histories with steps and timestamps, dataset inputs (through the server's MLflow
+`log-inputs`, and as the artifact `mlflow/inputs.json`), artifacts; from a server also logged
+models (the artifact `mlflow/logged_models.json` on their source run) and registered models
+(their versions as `mlflow/registered_models.json` on the run each version came from).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+
+from importers.records import (
+    Artifact,
+    Metrics,
+    RunInfo,
+    Skipped,
+    SourceError,
+    SourceRun,
+    fingerprint,
+)
+
+KIND = "mlflow"
+CHUNK_POINTS = 50_000
+STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+
+
+def _status(value) -> str:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return STATUS_NAMES.get(int(value), "FINISHED")
+    return value if value in STATUS_NAMES.values() else "FINISHED"
+
+
+def _float(text: str) -> float:
+    return float(text)  # accepts nan, inf, -inf as MLflow writes them
+
+
+def open_source(uri: str):
+    """The right reader for a folder, a database URI or a server URL."""
+    if uri.startswith(("http://", "https://")):
+        return MlflowServerSource(uri)
+    if "://" in uri and not uri.startswith("file:"):
+        return MlflowDbSource(uri)
+    path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
+    return MlflowFolderSource(path)
+
+
+class _Source:
+    kind = KIND
+    tracking_uri = ""
+
+    def __init__(self):
+        self.experiments: list[dict] = []  # {id, name, tags, lifecycle_stage}
+        self.run_rows: list[dict] = []
+
+    def project_tags(self) -> dict[str, dict[str, str]]:
+        return {e["name"]: e.get("tags") or {} for e in self.experiments}
+
+    def runs(self):
+        for row in self.run_rows:
+            yield MlflowRun(self, row)
+
+    def source_id(self, run_id: str) -> str:
+        return f"{KIND}:{self.tracking_uri}/{run_id}"
+
+    # per run, implemented by each back-end
+    def history(self, row) -> "iter[Metrics]":
+        raise NotImplementedError
+
+    def artifacts(self, row):
+        raise NotImplementedError
+
+    def extra_artifacts(self, row) -> list[Artifact]:
+        return []
+
+
+class MlflowRun(SourceRun):
+    def __init__(self, source: _Source, row: dict):
+        run_id = row["run_id"]
+        tags = dict(row.get("tags") or {})
+        parent = tags.pop("mlflow.parentRunId", None)
+        name = row.get("run_name") or tags.get("mlflow.runName") or run_id
+        tags.pop("mlflow.runName", None)
+        notes = tags.pop("mlflow.note.content", None)
+        info = RunInfo(
+            source_id=source.source_id(run_id),
+            name=name,
+            source_run_id=run_id,
+            project=row.get("experiment_name"),
+            start_time=row.get("start_time"),
+            end_time=row.get("end_time"),
+            status=_status(row.get("status")),
+            user=row.get("user_id") or None,
+            notes=notes,
+            tags=tags,
+            params=dict(row.get("params") or {}),
+            preferred_run_id=run_id,
+            parent_source_id=source.source_id(parent) if parent else None,
+            deleted=row.get("lifecycle_stage") == "deleted",
+            fingerprint=fingerprint(row.get("status"), row.get("end_time"), row.get("lifecycle_stage"),
+                                    sorted((row.get("params") or {}).items()), sorted((row.get("tags") or {}).items()),
+                                    row.get("metrics_fp")),
+        )
+        if parent:
+            info.tags["swan.import.source_parent_run_id"] = parent
+        super().__init__(info)
+        self.source = source
+        self.row = row
+
+    def finalize(self, client, run_id: str, result) -> None:
+        """Dataset inputs, through the server's MLflow face (the native API has none yet)."""
+        inputs = self.row.get("inputs") or []
+        if not inputs:
+            return
+        url = f"{client.tracking_uri}/api/2.0/mlflow/runs/log-inputs"
+        resp = client.session.post(url, json=dataset_inputs_body(run_id, inputs), timeout=client.timeout)
+        if resp.status_code >= 400:
+            result.skipped.append(Skipped(f"dataset inputs not logged: {resp.status_code} {resp.text[:200]}",
+                                          len(inputs)))
+
+    def stream(self):
+        yield from self.source.history(self.row)
+        inputs = self.row.get("inputs") or []
+        if inputs:
+            self.info.tags["swan.import.dataset_inputs"] = str(len(inputs))
+            yield Artifact("mlflow/inputs.json", data=json.dumps(inputs, indent=1, sort_keys=True).encode())
+        yield from self.source.artifacts(self.row)
+        yield from self.source.extra_artifacts(self.row)
+
+
+# -- mlruns/ folder -----------------------------------------------------------------------------------
+def _yaml(path: Path) -> dict:
+    try:
+        import yaml
+    except ImportError:
+        raise SourceError("reading an mlruns/ folder needs PyYAML (pip install 'swan-tracking[import]')") from None
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    return data if isinstance(data, dict) else {}
+
+
+def _key_files(folder: Path) -> dict[str, str]:
+    """`params/`, `tags/`: one file per key (keys with '/' are nested folders), content = value."""
+    out = {}
+    if folder.is_dir():
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                out[f.relative_to(folder).as_posix()] = f.read_text(encoding="utf-8")
+    return out
+
+
+_NOT_RUN_DIRS = {"tags", "datasets", "models", "traces", ".trash"}
+
+
+class MlflowFolderSource(_Source):
+    def __init__(self, path: str | os.PathLike):
+        super().__init__()
+        root = Path(path).expanduser()
+        if not root.exists():
+            raise SourceError(f"{root}: no such file or folder")
+        root = root.resolve()
+        if not root.is_dir():
+            raise SourceError(f"{root}: not an MLflow mlruns/ folder (not a folder)")
+        if not any((d / "meta.yaml").is_file() for d in root.iterdir() if d.is_dir()) and (root / "mlruns").is_dir():
+            root = root / "mlruns"
+        self.root = root
+        self.tracking_uri = root.as_uri()
+        exp_dirs = [d for d in sorted(root.iterdir()) if d.is_dir() and (d / "meta.yaml").is_file()]
+        trash = root / ".trash"
+        if trash.is_dir():
+            exp_dirs += [d for d in sorted(trash.iterdir()) if d.is_dir() and (d / "meta.yaml").is_file()]
+        if not exp_dirs:
+            raise SourceError(f"{root}: not an MLflow mlruns/ folder (no <experiment>/meta.yaml in it)")
+        for d in exp_dirs:
+            try:
+                meta = _yaml(d / "meta.yaml")
+            except OSError as exc:
+                raise SourceError(f"cannot read {d / 'meta.yaml'}: {exc.strerror or exc}") from None
+            except Exception as exc:  # noqa: BLE001 - a YAML error
+                raise SourceError(f"{d / 'meta.yaml'}: not MLflow experiment metadata ({exc})") from None
+            exp = {"id": str(meta.get("experiment_id", d.name)), "name": meta.get("name") or d.name,
+                   "tags": _key_files(d / "tags"), "lifecycle_stage": meta.get("lifecycle_stage", "active"),
+                   "dir": d}
+            self.experiments.append(exp)
+            datasets = {}
+            if (d / "datasets").is_dir():
+                for ds in sorted((d / "datasets").iterdir()):
+                    if (ds / "meta.yaml").is_file():
+                        datasets[ds.name] = _yaml(ds / "meta.yaml")
+            for rd in sorted(d.iterdir()):
+                if not rd.is_dir() or rd.name in _NOT_RUN_DIRS or not (rd / "meta.yaml").is_file():
+                    continue
+                try:
+                    rmeta = _yaml(rd / "meta.yaml")
+                except OSError as exc:
+                    raise SourceError(f"cannot read {rd / 'meta.yaml'}: {exc.strerror or exc}") from None
+                run_id = str(rmeta.get("run_id") or rmeta.get("run_uuid") or rd.name)
+                inputs = []
+                if (rd / "inputs").is_dir():
+                    for inp in sorted((rd / "inputs").iterdir()):
+                        if (inp / "meta.yaml").is_file():
+                            im = _yaml(inp / "meta.yaml")
+                            ds = datasets.get(str(im.get("source_id")))
+                            if ds is not None:
+                                inputs.append({"dataset": _dataset(ds), "tags": im.get("tags") or {}})
+                metric_files = sorted(f for f in (rd / "metrics").rglob("*") if f.is_file()) \
+                    if (rd / "metrics").is_dir() else []
+                self.run_rows.append({
+                    "run_id": run_id, "run_name": rmeta.get("run_name"), "experiment_name": exp["name"],
+                    "user_id": rmeta.get("user_id"), "status": rmeta.get("status"),
+                    "start_time": rmeta.get("start_time"), "end_time": rmeta.get("end_time"),
+                    "lifecycle_stage": "deleted" if exp["lifecycle_stage"] == "deleted" else rmeta.get("lifecycle_stage"),
+                    "artifact_uri": rmeta.get("artifact_uri"), "params": _key_files(rd / "params"),
+                    "tags": _key_files(rd / "tags"), "inputs": inputs, "dir": rd,
+                    "metric_files": metric_files,
+                    "metrics_fp": [(f.relative_to(rd).as_posix(), f.stat().st_size) for f in metric_files],
+                })
+
+    def describe(self) -> str:
+        return f"MLflow file store {self.root}"
+
+    def history(self, row):
+        m = Metrics()
+        base = row["dir"] / "metrics"
+        for f in row["metric_files"]:
+            key = f.relative_to(base).as_posix()
+            with open(f, encoding="utf-8") as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) < 2:
+                        continue
+                    step = int(parts[2]) if len(parts) > 2 else 0
+                    m.add(key, step, int(parts[0]), _float(parts[1]))
+            if len(m) >= CHUNK_POINTS:
+                yield m
+                m = Metrics()
+        if len(m):
+            yield m
+
+    def artifacts(self, row):
+        yield from _local_artifacts(row.get("artifact_uri"), row["dir"] / "artifacts")
+
+
+def _dataset(ds: dict) -> dict:
+    return {"name": ds.get("name"), "digest": ds.get("digest"), "source_type": ds.get("source_type"),
+            "source": ds.get("source"), "schema": ds.get("schema"), "profile": ds.get("profile")}
+
+
+def _local_artifacts(artifact_uri: str | None, fallback: Path | None):
+    """The files under a run's artifact location when it is a local folder; a note otherwise."""
+    folder = None
+    if artifact_uri:
+        parsed = urlparse(artifact_uri)
+        if parsed.scheme in ("", "file"):
+            folder = Path(unquote(parsed.path))
+    if folder is None or not folder.is_dir():
+        if fallback is not None and fallback.is_dir():
+            folder = fallback
+        elif artifact_uri and urlparse(artifact_uri).scheme not in ("", "file"):
+            yield Skipped(f"artifacts at {artifact_uri}: not a local folder (import them from a server URL)")
+            return
+        else:
+            return
+    for f in sorted(folder.rglob("*")):
+        if f.is_file():
+            yield Artifact(f.relative_to(folder).as_posix(), local=f, size=f.stat().st_size)
+
+
+# -- database -----------------------------------------------------------------------------------------
+class MlflowDbSource(_Source):
+    def __init__(self, uri: str):
+        super().__init__()
+        from sqlalchemy import create_engine, inspect, text
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(uri)
+        except Exception as exc:  # noqa: BLE001
+            raise SourceError(f"{uri}: not a database URI ({exc})") from None
+        self.tracking_uri = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite":
+            db = url.database
+            if not db or not Path(db).is_file():
+                raise SourceError(f"{uri}: no such SQLite database file")
+            # Read-only: never migrate or lock the user's database.
+            uri = f"sqlite:///file:{Path(db).resolve()}?mode=ro&uri=true"
+        try:
+            self.engine = create_engine(uri)
+            with self.engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+        except Exception as exc:  # noqa: BLE001 - driver errors: unreachable, bad credentials, not a DB
+            raise SourceError(f"cannot read the database {self.tracking_uri}: {str(exc).splitlines()[0]}") from None
+        needed = {"experiments", "runs", "metrics", "params", "tags"}
+        if not needed <= tables:
+            raise SourceError(f"{self.tracking_uri}: not an MLflow database (missing tables: "
+                              f"{', '.join(sorted(needed - tables))})")
+        self.text = text
+        self.has_inputs = {"inputs", "datasets", "input_tags"} <= tables
+        with self.engine.connect() as conn:
+            exps = conn.execute(text("SELECT experiment_id, name, lifecycle_stage FROM experiments "
+                                     "ORDER BY experiment_id")).all()
+            exp_tags: dict = {}
+            if "experiment_tags" in tables:
+                for k, v, eid in conn.execute(text("SELECT key, value, experiment_id FROM experiment_tags")):
+                    exp_tags.setdefault(str(eid), {})[k] = v
+            names = {}
+            for eid, name, stage in exps:
+                names[str(eid)] = (name, stage)
+                self.experiments.append({"id": str(eid), "name": name, "tags": exp_tags.get(str(eid), {}),
+                                         "lifecycle_stage": stage})
+            cols = {c["name"] for c in inspect(conn).get_columns("runs")}
+            name_col = "name" if "name" in cols else "NULL"
+            rows = conn.execute(text(
+                f"SELECT run_uuid, {name_col}, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, "
+                "artifact_uri FROM runs ORDER BY start_time, run_uuid")).all()
+            params: dict = {}
+            for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM params")):
+                params.setdefault(rid, {})[k] = v
+            tags: dict = {}
+            for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM tags")):
+                tags.setdefault(rid, {})[k] = v
+            mfp: dict = {}
+            for rid, n, mx in conn.execute(text("SELECT run_uuid, COUNT(*), MAX(timestamp) FROM metrics GROUP BY run_uuid")):
+                mfp[rid] = (n, mx)
+            inputs: dict = {}
+            if self.has_inputs:
+                itags: dict = {}
+                for iid, k, v in conn.execute(text("SELECT input_uuid, name, value FROM input_tags")):
+                    itags.setdefault(iid, {})[k] = v
+                q = text("SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
+                         "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d "
+                         "ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'")
+                for iid, rid, name, digest, stype, src, schema, profile in conn.execute(q):
+                    inputs.setdefault(rid, []).append({
+                        "dataset": {"name": name, "digest": digest, "source_type": stype, "source": src,
+                                    "schema": schema, "profile": profile},
+                        "tags": itags.get(iid, {})})
+        for rid, name, eid, user, status, start, end, stage, art in rows:
+            ename, estage = names.get(str(eid), (str(eid), "active"))
+            self.run_rows.append({
+                "run_id": rid, "run_name": None if name_col == "NULL" else name, "experiment_name": ename,
+                "user_id": user, "status": status, "start_time": start, "end_time": end,
+                "lifecycle_stage": "deleted" if estage == "deleted" else stage, "artifact_uri": art,
+                "params": params.get(rid, {}), "tags": tags.get(rid, {}), "inputs": inputs.get(rid, []),
+                "metrics_fp": mfp.get(rid),
+            })
+
+    def describe(self) -> str:
+        return f"MLflow database {self.tracking_uri}"
+
+    def history(self, row):
+        q = self.text("SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = :r "
+                      "ORDER BY key, step, timestamp")
+        m = Metrics()
+        with self.engine.connect() as conn:
+            for key, step, ts, value, is_nan in conn.execute(q, {"r": row["run_id"]}):
+                m.add(key, int(step or 0), int(ts or 0), math.nan if is_nan else float(value))
+                if len(m) >= CHUNK_POINTS:
+                    yield m
+                    m = Metrics()
+        if len(m):
+            yield m
+
+    def artifacts(self, row):
+        yield from _local_artifacts(row.get("artifact_uri"), None)
+
+
+# -- live server --------------------------------------------------------------------------------------
+class MlflowServerSource(_Source):
+    def __init__(self, url: str, session=None, page_size: int = 1000):
+        super().__init__()
+        import requests
+
+        self.base = url.rstrip("/")
+        self.tracking_uri = self.base
+        self.session = session or requests.Session()
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        elif os.environ.get("MLFLOW_TRACKING_USERNAME"):
+            self.session.auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+        self.page_size = page_size
+        try:
+            exps = list(self._paged("POST", "experiments/search", {"max_results": page_size, "view_type": "ALL"},
+                                    "experiments"))
+        except SourceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreachable, not MLflow
+            raise SourceError(f"{self.base}: not a reachable MLflow server ({str(exc).splitlines()[0]})") from None
+        ids = []
+        for e in exps:
+            tags = {t["key"]: t.get("value", "") for t in e.get("tags", [])}
+            self.experiments.append({"id": e["experiment_id"], "name": e["name"], "tags": tags,
+                                     "lifecycle_stage": e.get("lifecycle_stage", "active")})
+            ids.append(e["experiment_id"])
+        names = {e["id"]: e for e in self.experiments}
+        for i in range(0, len(ids), 100):
+            body = {"experiment_ids": ids[i:i + 100], "max_results": page_size, "run_view_type": "ALL"}
+            for r in self._paged("POST", "runs/search", body, "runs"):
+                info, data = r["info"], r.get("data", {})
+                exp = names.get(info["experiment_id"], {})
+                inputs = []
+                for di in (r.get("inputs") or {}).get("dataset_inputs", []):
+                    ds = di.get("dataset", {})
+                    inputs.append({"dataset": {"name": ds.get("name"), "digest": ds.get("digest"),
+                                               "source_type": ds.get("source_type"), "source": ds.get("source"),
+                                               "schema": ds.get("schema"), "profile": ds.get("profile")},
+                                   "tags": {t["key"]: t.get("value", "") for t in di.get("tags", [])}})
+                latest = {m["key"]: (m.get("step"), m.get("timestamp")) for m in data.get("metrics", [])}
+                self.run_rows.append({
+                    "run_id": info["run_id"], "run_name": info.get("run_name"), "experiment_name": exp.get("name"),
+                    "user_id": info.get("user_id"), "status": info.get("status"),
+                    "start_time": _int(info.get("start_time")), "end_time": _int(info.get("end_time")),
+                    "lifecycle_stage": "deleted" if exp.get("lifecycle_stage") == "deleted" else info.get("lifecycle_stage"),
+                    "artifact_uri": info.get("artifact_uri"),
+                    "params": {p["key"]: p.get("value", "") for p in data.get("params", [])},
+                    "tags": {t["key"]: t.get("value", "") for t in data.get("tags", [])},
+                    "inputs": inputs, "metric_keys": sorted(latest), "metrics_fp": sorted(latest.items()),
+                })
+        self.models_by_run = self._models()
+
+    def describe(self) -> str:
+        return f"MLflow server {self.base}"
+
+    def _call(self, method: str, path: str, body=None, params=None) -> dict:
+        url = f"{self.base}/api/2.0/mlflow/{path}"
+        resp = self.session.request(method, url, json=body if method != "GET" else None,
+                                    params=params if method == "GET" else None, timeout=120)
+        if resp.status_code >= 400:
+            try:
+                msg = resp.json().get("message", resp.text[:200])
+            except ValueError:
+                msg = resp.text[:200]
+            raise SourceError(f"MLflow server {self.base}: {path}: {resp.status_code} {msg}")
+        return resp.json()
+
+    def _paged(self, method: str, path: str, body: dict, field: str):
+        token = None
+        while True:
+            req = dict(body)
+            if token:
+                req["page_token"] = token
+            page = self._call(method, path, req if method != "GET" else None, req if method == "GET" else None)
+            yield from page.get(field, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def history(self, row):
+        m = Metrics()
+        for key in row.get("metric_keys", []):
+            params = {"run_id": row["run_id"], "metric_key": key, "max_results": 25000}
+            for p in self._paged("GET", "metrics/get-history", params, "metrics"):
+                v = p.get("value")
+                v = float(v) if not isinstance(v, str) else float(v.replace("Infinity", "inf"))
+                m.add(key, int(p.get("step") or 0), int(p.get("timestamp") or 0), v)
+                if len(m) >= CHUNK_POINTS:
+                    yield m
+                    m = Metrics()
+        if len(m):
+            yield m
+
+    def artifacts(self, row):
+        run_id = row["run_id"]
+        stack = [""]
+        while stack:
+            path = stack.pop()
+            params = {"run_id": run_id}
+            if path:
+                params["path"] = path
+            try:
+                listing = self._paged("GET", "artifacts/list", params, "files")
+                files = list(listing)
+            except SourceError as exc:
+                yield Skipped(f"artifacts could not be listed: {exc}")
+                return
+            for f in files:
+                if f.get("is_dir"):
+                    stack.append(f["path"])
+                else:
+                    yield Artifact(f["path"], fetch=self._downloader(run_id, f["path"]), size=_int(f.get("file_size")))
+
+    def _downloader(self, run_id: str, path: str):
+        def fetch(target: Path) -> None:
+            url = f"{self.base}/get-artifact"
+            with self.session.get(url, params={"path": path, "run_uuid": run_id}, stream=True, timeout=600) as resp:
+                if resp.status_code >= 400:
+                    raise OSError(f"download of artifact {path} failed: {resp.status_code} {resp.text[:200]}")
+                with open(target, "wb") as out:
+                    for chunk in resp.iter_content(1 << 20):
+                        out.write(chunk)
+
+        return fetch
+
+    def _models(self) -> dict[str, dict]:
+        """Logged models and registered model versions, by the run they came from."""
+        by_run: dict[str, dict] = {}
+        ids = [e["id"] for e in self.experiments]
+        try:
+            for i in range(0, len(ids), 100):
+                for lm in self._paged("POST", "logged-models/search",
+                                      {"experiment_ids": ids[i:i + 100], "max_results": 100}, "models"):
+                    rid = (lm.get("info") or {}).get("source_run_id")
+                    if rid:
+                        by_run.setdefault(rid, {}).setdefault("logged_models", []).append(lm)
+        except SourceError:
+            pass  # an MLflow 2 server: no logged models
+        try:
+            registered = {m["name"]: m for m in self._paged("GET", "registered-models/search",
+                                                            {"max_results": 1000}, "registered_models")}
+            for mv in self._paged("GET", "model-versions/search", {"max_results": 10000}, "model_versions"):
+                rid = mv.get("run_id")
+                if rid:
+                    entry = by_run.setdefault(rid, {}).setdefault("registered_models", {})
+                    model = entry.setdefault(mv["name"], {"model": registered.get(mv["name"], {"name": mv["name"]}),
+                                                          "versions": []})
+                    model["versions"].append(mv)
+        except SourceError:
+            pass
+        return by_run
+
+    def extra_artifacts(self, row):
+        models = self.models_by_run.get(row["run_id"])
+        if not models:
+            return []
+        out = []
+        if models.get("logged_models"):
+            out.append(Artifact("mlflow/logged_models.json",
+                                data=json.dumps(models["logged_models"], indent=1, sort_keys=True).encode()))
+        if models.get("registered_models"):
+            out.append(Artifact("mlflow/registered_models.json",
+                                data=json.dumps(models["registered_models"], indent=1, sort_keys=True).encode()))
+        return out
+
+
+def _int(v):
+    return int(v) if v not in (None, "") else None
+
+
+def dataset_inputs_body(run_id: str, inputs: list[dict]) -> dict:
+    """The MLflow `runs/log-inputs` request for a run's dataset inputs."""
+    return {"run_id": run_id, "datasets": [
+        {"dataset": {k: v for k, v in i["dataset"].items() if v is not None},
+         "tags": [{"key": k, "value": v} for k, v in (i.get("tags") or {}).items()]}
+        for i in inputs]}
+
+
+__all__ = ["open_source", "MlflowFolderSource", "MlflowDbSource", "MlflowServerSource", "dataset_inputs_body",
+           "quote"]
