@@ -122,7 +122,18 @@ def mlflow_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_js
                tracking_uri=tracking_uri, api_key=api_key, as_json=as_json, default_project="Default")
 
 
+@click.command("swanlab")
+@click.argument("path", type=click.Path(path_type=str))
+@_options
+def swanlab_cmd(path, project, workspace, dry_run, tracking_uri, api_key, as_json):
+    """Import SwanLab local runs: a swanlog/ folder, a run-* folder or a .swanlab file."""
+    from importers.swanlab import SwanLabSource
+
+    run_import(lambda: SwanLabSource(path), project=project, workspace=workspace, dry_run=dry_run,
+               tracking_uri=tracking_uri, api_key=api_key, as_json=as_json, default_project="swanlab")
+
+
 def register(group: click.Group) -> None:
     """Add the importer commands to the `swan import` group."""
-    for command in (tensorboard_cmd, wandb_cmd, mlflow_cmd):
+    for command in (tensorboard_cmd, wandb_cmd, mlflow_cmd, swanlab_cmd):
         group.add_command(command)
