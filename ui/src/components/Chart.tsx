@@ -103,9 +103,10 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
       columns.push(fix(debiasedEma(r.last, opts.smoothing)));
       if (opts.band) {
         const iMax = series.length;
-        series.push({ label: "max", stroke: "transparent", width: 0, spanGaps: true, points: { show: false } });
+        // the band's edges are drawn faintly, so a one-bucket spike stays visible
+        series.push({ label: "max", stroke: alpha(c, 0.45), width: 1, spanGaps: true, points: { show: false } });
         columns.push(fix(r.max));
-        series.push({ label: "min", stroke: "transparent", width: 0, spanGaps: true, points: { show: false } });
+        series.push({ label: "min", stroke: alpha(c, 0.45), width: 1, spanGaps: true, points: { show: false } });
         columns.push(fix(r.min));
         bands.push({ series: [iMax, iMax + 1], fill: alpha(c, 0.16) });
       }
@@ -122,7 +123,7 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
       scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
       axes: [
         { stroke: axisColor, grid, ticks: grid, values: xFormatter(opts.x) as any, size: 30 },
-        { stroke: axisColor, grid, ticks: grid, size: 52, values: (_u, vals) => vals.map((v) => fmtNum(v)) },
+        { stroke: axisColor, grid, ticks: grid, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? "" : fmtNum(v))) },
       ],
       cursor: {
         sync: { key: "swan-charts", setSeries: false },
