@@ -111,14 +111,16 @@ def wandb_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_jso
 @click.command("mlflow")
 @click.argument("source")
 @_options
-def mlflow_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_json):
+@click.option("--experiment", "experiments", multiple=True,
+              help="Import only this experiment (a name or an id; repeatable). Default: all.")
+def mlflow_cmd(source, project, workspace, dry_run, tracking_uri, api_key, as_json, experiments):
     """Import MLflow experiments and runs from an mlruns/ folder, an MLflow database URI
     (sqlite:///mlflow.db, postgresql://...) or a live MLflow server URL (http://host:5000).
 
     Each experiment becomes the project of the same name unless --project is given."""
     from importers.mlflow import open_source
 
-    run_import(lambda: open_source(source), project=project, workspace=workspace, dry_run=dry_run,
+    run_import(lambda: open_source(source, list(experiments) or None), project=project, workspace=workspace, dry_run=dry_run,
                tracking_uri=tracking_uri, api_key=api_key, as_json=as_json, default_project="Default")
 
 

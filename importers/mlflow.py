@@ -48,14 +48,25 @@ def _float(text: str) -> float:
     return float(text)  # accepts nan, inf, -inf as MLflow writes them
 
 
-def open_source(uri: str):
-    """The right reader for a folder, a database URI or a server URL."""
+def open_source(uri: str, experiments: list[str] | None = None):
+    """The right reader for a folder, a database URI or a server URL; `experiments` (names or
+    ids) limits the import to those experiments."""
     if uri.startswith(("http://", "https://")):
-        return MlflowServerSource(uri)
-    if "://" in uri and not uri.startswith("file:"):
-        return MlflowDbSource(uri)
-    path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
-    return MlflowFolderSource(path)
+        src = MlflowServerSource(uri, experiments=experiments)
+    elif "://" in uri and not uri.startswith("file:"):
+        src = MlflowDbSource(uri, experiments=experiments)
+    else:
+        src = MlflowFolderSource(unquote(urlparse(uri).path) if uri.startswith("file:") else uri, experiments=experiments)
+    if experiments:
+        found = {e["name"] for e in src.experiments} | {e["id"] for e in src.experiments}
+        missing = [x for x in experiments if x not in found]
+        if missing:
+            raise SourceError(f"{src.describe()}: no experiment named {', '.join(repr(m) for m in missing)}")
+    return src
+
+
+def _wanted(experiments: list[str] | None, exp_id: str, name: str) -> bool:
+    return not experiments or exp_id in experiments or name in experiments
 
 
 class _Source:
@@ -166,7 +177,7 @@ _NOT_RUN_DIRS = {"tags", "datasets", "models", "traces", ".trash"}
 
 
 class MlflowFolderSource(_Source):
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, experiments: list[str] | None = None):
         super().__init__()
         root = Path(path).expanduser()
         if not root.exists():
@@ -194,6 +205,8 @@ class MlflowFolderSource(_Source):
             exp = {"id": str(meta.get("experiment_id", d.name)), "name": meta.get("name") or d.name,
                    "tags": _key_files(d / "tags"), "lifecycle_stage": meta.get("lifecycle_stage", "active"),
                    "dir": d}
+            if not _wanted(experiments, exp["id"], exp["name"]):
+                continue
             self.experiments.append(exp)
             datasets = {}
             if (d / "datasets").is_dir():
@@ -281,7 +294,7 @@ def _local_artifacts(artifact_uri: str | None, fallback: Path | None):
 
 # -- database -----------------------------------------------------------------------------------------
 class MlflowDbSource(_Source):
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, experiments: list[str] | None = None):
         super().__init__()
         from sqlalchemy import create_engine, inspect, text
         from sqlalchemy.engine import make_url
@@ -318,6 +331,8 @@ class MlflowDbSource(_Source):
                     exp_tags.setdefault(str(eid), {})[k] = v
             names = {}
             for eid, name, stage in exps:
+                if not _wanted(experiments, str(eid), name):
+                    continue
                 names[str(eid)] = (name, stage)
                 self.experiments.append({"id": str(eid), "name": name, "tags": exp_tags.get(str(eid), {}),
                                          "lifecycle_stage": stage})
@@ -349,7 +364,9 @@ class MlflowDbSource(_Source):
                                     "schema": schema, "profile": profile},
                         "tags": itags.get(iid, {})})
         for rid, name, eid, user, status, start, end, stage, art in rows:
-            ename, estage = names.get(str(eid), (str(eid), "active"))
+            if str(eid) not in names:
+                continue
+            ename, estage = names[str(eid)]
             self.run_rows.append({
                 "run_id": rid, "run_name": None if name_col == "NULL" else name, "experiment_name": ename,
                 "user_id": user, "status": status, "start_time": start, "end_time": end,
@@ -380,7 +397,7 @@ class MlflowDbSource(_Source):
 
 # -- live server --------------------------------------------------------------------------------------
 class MlflowServerSource(_Source):
-    def __init__(self, url: str, session=None, page_size: int = 1000):
+    def __init__(self, url: str, session=None, page_size: int = 1000, experiments: list[str] | None = None):
         super().__init__()
         import requests
 
@@ -402,6 +419,8 @@ class MlflowServerSource(_Source):
             raise SourceError(f"{self.base}: not a reachable MLflow server ({str(exc).splitlines()[0]})") from None
         ids = []
         for e in exps:
+            if not _wanted(experiments, e["experiment_id"], e["name"]):
+                continue
             tags = {t["key"]: t.get("value", "") for t in e.get("tags", [])}
             self.experiments.append({"id": e["experiment_id"], "name": e["name"], "tags": tags,
                                      "lifecycle_stage": e.get("lifecycle_stage", "active")})
@@ -521,9 +540,10 @@ class MlflowServerSource(_Source):
         try:
             registered = {m["name"]: m for m in self._paged("GET", "registered-models/search",
                                                             {"max_results": 1000}, "registered_models")}
+            ours = {r["run_id"] for r in self.run_rows}
             for mv in self._paged("GET", "model-versions/search", {"max_results": 10000}, "model_versions"):
                 rid = mv.get("run_id")
-                if rid:
+                if rid in ours:
                     entry = by_run.setdefault(rid, {}).setdefault("registered_models", {})
                     model = entry.setdefault(mv["name"], {"model": registered.get(mv["name"], {"name": mv["name"]}),
                                                           "versions": []})
