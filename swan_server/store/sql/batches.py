@@ -33,17 +33,28 @@ class BatchWritesMixin(SqlStoreBase):
                      "caption": i.caption, "timestamp": i.timestamp}
                     for i in media
                 ]
-                for start in range(0, len(rows), ROW_CHUNK):
-                    n_media += conn.execute(insert_ignore(t.media_items, self.dialect), rows[start:start + ROW_CHUNK]).rowcount
+                n_media = self._insert_new(conn, t.media_items, rows)
             n_lines = 0
             if log_lines:
                 rows = [
                     {"run_id": row.id, "line": ln.line, "level": ln.level, "message": ln.message, "timestamp": ln.timestamp}
                     for ln in log_lines
                 ]
-                for start in range(0, len(rows), ROW_CHUNK):
-                    n_lines += conn.execute(insert_ignore(t.log_lines, self.dialect), rows[start:start + ROW_CHUNK]).rowcount
-            return {"metrics": points, "media": max(n_media, 0), "console": max(n_lines, 0)}
+                n_lines = self._insert_new(conn, t.log_lines, rows)
+            return {"metrics": points, "media": n_media, "console": n_lines}
+
+    def _insert_new(self, conn: Connection, table, rows: list[dict]) -> int:
+        """Insert rows whose key is not stored yet; returns how many were inserted (PostgreSQL
+        reports no usable rowcount for a skipping executemany, so it is asked with RETURNING)."""
+        n = 0
+        for start in range(0, len(rows), ROW_CHUNK):
+            part = rows[start:start + ROW_CHUNK]
+            stmt = insert_ignore(table, self.dialect)
+            if self.dialect == "postgresql":
+                n += len(conn.execute(stmt.returning(table.c.run_id), part).all())
+            else:
+                n += max(conn.execute(stmt, part).rowcount, 0)
+        return n
 
     def _insert_columns(self, conn: Connection, run_pk: int, keys, steps, timestamps, values) -> int:
         """`MetricsMixin._insert_metrics` for columns: no per-point objects."""
