@@ -152,3 +152,29 @@ def test_database_outage_mid_run_gives_503s_and_loses_nothing(tmp_path):
         proxy.close()
         db.drop()
 
+
+
+def test_bucket_outage_gives_503_and_the_retry_lands(tmp_path, moto_s3):
+    """The S3 endpoint cut off behind a proxy: artifact routes answer 503 (not 500) while it is
+    away, and the same request succeeds once it is back."""
+    bucket = f"outage-{uuid.uuid4().hex[:8]}"
+    moto_s3.client().create_bucket(Bucket=bucket)
+    proxy = TcpProxy("127.0.0.1", moto_s3.port)
+    env = {**moto_s3.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}
+    srv = LiveServer(tmp_path / "home", artifacts_destination=f"s3://{bucket}/swan", extra_env=env).start()
+    try:
+        url = srv.url + "/api/2.0/mlflow-artifacts/artifacts/outage/file.bin"
+        payload = os.urandom(3 * 1024 * 1024)
+        proxy.cut()
+        for method, kwargs in (("put", {"data": payload}), ("get", {}),
+                               ("get", {"url": srv.url + "/api/2.0/mlflow-artifacts/artifacts?path=outage"})):
+            # boto3 retries first (about 15 s here), then the client gets its 503
+            resp = getattr(requests, method)(kwargs.pop("url", url), timeout=120, **kwargs)
+            assert resp.status_code == 503, (method, resp.status_code, resp.text[:300])
+            assert resp.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        proxy.restore()
+        assert requests.put(url, data=payload, timeout=120).status_code == 200
+        assert requests.get(url, timeout=120).content == payload
+    finally:
+        srv.stop()
+        proxy.close()

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from swan_server.artifacts.base import ArtifactStore, FileInfo
 from swan_server.artifacts.paths import join
-from swan_server.errors import invalid, not_found
+from swan_server.errors import TEMPORARILY_UNAVAILABLE, SwanError, invalid, not_found
 
 READ_CHUNK = 1 << 20
 PART_SIZE = 8 * 1024 * 1024
@@ -33,6 +33,32 @@ class _CountingReader:
 
 def endpoint_url() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
+
+
+# S3 answers that mean "try again later" rather than "this request is wrong".
+_RETRYABLE_CODES = {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+
+
+def _unavailable(method):
+    """An unreachable or overloaded endpoint is transient: the client gets a 503 it retries
+    (after boto3's own retries), not a 500."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+
+        try:
+            return method(*args, **kwargs)
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise SwanError(f"Artifact store temporarily unavailable: {exc}", TEMPORARILY_UNAVAILABLE) from exc
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _RETRYABLE_CODES:
+                raise SwanError(f"Artifact store temporarily unavailable: {code}", TEMPORARILY_UNAVAILABLE) from exc
+            raise
+
+    return wrapper
 
 
 class S3ArtifactStore(ArtifactStore):
@@ -71,6 +97,7 @@ class S3ArtifactStore(ArtifactStore):
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
         return code in ("404", "NoSuchKey", "NotFound")
 
+    @_unavailable
     def write(self, path, stream, chunk_size=1 << 20):
         if self._is_prefix(path):
             raise invalid(f"Cannot write artifact '{path}': a directory exists at that path")
@@ -93,6 +120,7 @@ class S3ArtifactStore(ArtifactStore):
         resp = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(path) + "/", MaxKeys=1)
         return resp.get("KeyCount", 0) > 0
 
+    @_unavailable
     def open_read(self, path):
         head = self._head(path)
         if head is None:
@@ -108,6 +136,7 @@ class S3ArtifactStore(ArtifactStore):
 
         return chunks(), size
 
+    @_unavailable
     def list_dir(self, path):
         prefix = self._key(path)
         prefix = prefix + "/" if prefix else ""
@@ -124,9 +153,11 @@ class S3ArtifactStore(ArtifactStore):
                     out.append(FileInfo(name, False, obj["Size"]))
         return sorted(out, key=lambda f: f.path)
 
+    @_unavailable
     def is_file(self, path):
         return self._head(path) is not None
 
+    @_unavailable
     def delete(self, path):
         if not path:
             raise invalid("Refusing to delete the artifact root")
