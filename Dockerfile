@@ -20,11 +20,12 @@ RUN if [ -f ui/package.json ]; then \
 
 FROM python:3.11-slim AS wheel
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# setup.py's build hook ships ui/dist inside the package (swan_server/ui_dist); with no
+# ui/package.json here it packages the dist built above and never needs npm.
+COPY pyproject.toml setup.py README.md ./
 COPY swan_server ./swan_server
 COPY swan_client ./swan_client
 COPY importers ./importers
-# The built dashboard where the package build and the server look for it (ui/dist).
 COPY --from=ui /build/ui/dist ./ui/dist
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && mkdir -p /opt/swan-ui && cp -r ui/dist/. /opt/swan-ui/
@@ -36,6 +37,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SWAN_HOST=0.0.0.0 \
     SWAN_PORT=5000 \
     SWAN_UI_DIR=/opt/swan-ui
+# (SWAN_UI_DIR: the same dashboard, also outside the package, for the server's ui_dir())
 COPY --from=wheel /wheels /wheels
 COPY --from=wheel /opt/swan-ui /opt/swan-ui
 RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[postgres,mysql]" \

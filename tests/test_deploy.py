@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,3 +164,35 @@ def test_compose_file_wires_swan_to_postgresql_and_minio():
     assert set(swan["depends_on"]) >= {"postgres"}
     bucket = env["SWAN_ARTIFACTS_DESTINATION"].split("/")[2]
     assert any(bucket in " ".join(shlex.split(c)) for c in services["minio-bucket"]["command"])
+
+
+def test_wheel_stage_packages_the_built_ui(tmp_path):
+    """The Dockerfile's wheel stage, on the host: its COPY sources plus a ui/dist as the node stage
+    leaves it, then its `pip wheel` line. The wheel carries the dashboard and the migrations."""
+    import zipfile
+
+    stage = DOCKERFILE.split("AS wheel", 1)[1].split("\nFROM ", 1)[0]
+    src = tmp_path / "src"
+    src.mkdir()
+    for line in stage.splitlines():
+        m = re.match(r"^COPY (?!--from)(.+) (\S+)$", line)
+        if m:
+            *sources, dest = line.split()[1:]
+            for name in sources:
+                target = src / (name if dest.endswith("/") or dest == "./" else dest)
+                if (REPO / name).is_dir():
+                    shutil.copytree(REPO / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(REPO / name, target)
+    (src / "ui" / "dist" / "assets").mkdir(parents=True)
+    (src / "ui" / "dist" / "index.html").write_text("<!doctype html><title>Swan</title>")
+    (src / "ui" / "dist" / "assets" / "app-1234.js").write_text("console.log('swan')")
+    wheels = tmp_path / "wheels"
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "--wheel-dir", str(wheels), "."], cwd=src, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = wheels.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"swan_server/ui_dist/index.html", "swan_server/ui_dist/assets/app-1234.js"} <= names
+    assert "swan_server/db/migrations/env.py" in names and "docker/entrypoint.sh" not in names
+    assert any(n.startswith("swan_server/db/migrations/versions/0001") for n in names)
