@@ -30,7 +30,7 @@ from pathlib import Path
 
 from swan_client.api import Client, SwanApiError
 from swan_client.console import ConsoleCapture
-from swan_client.media import Media, MediaError, media_path
+from swan_client.media import Media, media_path
 from swan_client.monitor import HardwareMonitor
 from swan_client.offline import ARTIFACT, FINISH, RECORDS_FILE, RUN, RecordWriter, write_run_file
 from swan_client.sender import Buffer, Halted, Uploader, Writer, dumps

@@ -411,7 +411,7 @@ def test_registry_errors_and_limits(mlflow_client, unique_name, api):
     assert_error(api.get(f"{API}/model-versions/get-download-uri", params={"name": name, "version": "1"}),
                  404, "RESOURCE_DOES_NOT_EXIST")
     # The ajax mirror answers the same.
-    assert api.get(f"/ajax-api/2.0/mlflow/registered-models/get", params={"name": name}).status_code == 200
+    assert api.get("/ajax-api/2.0/mlflow/registered-models/get", params={"name": name}).status_code == 200
 
 
 # -- prompt registry (rides on the registry) ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ run links, deletion by id and by age, raw OTLP (protobuf and JSON), and errors."
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -268,7 +267,6 @@ def test_delete_traces_by_id_and_by_age(mlflow_client, experiment, api, server):
 # -- raw OTLP ----------------------------------------------------------------------------------------------
 def _otlp_protobuf(trace_hex: str, spans: list[tuple[str, str, str | None, dict, int]]) -> bytes:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-    from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
     req = ExportTraceServiceRequest()
     scope = req.resource_spans.add().scope_spans.add()
