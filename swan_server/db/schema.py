@@ -241,6 +241,30 @@ sessions = Table(
     Index("ix_sessions_expires_time", "expires_time"),
 )
 
+# Members of a workspace beyond its owner (a user owns the workspace named after it), each with
+# a role in that workspace: owner | member | viewer (migration 0006).
+workspace_members = Table(
+    "workspace_members",
+    metadata,
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "user_id"),
+    Index("ix_workspace_members_user_id", "user_id"),
+)
+
+# Failed logins per scope (a SHA-256 of "ip:<address>" or "user:<name>") and time bucket (ms):
+# the login rate limit, shared by every worker.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("scope", String(64), nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    PrimaryKeyConstraint("scope", "bucket"),
+)
+
 # -- media, console logs, run profiles, liveness, project columns (migration 0003) -------------
 
 # One row per media item (image, audio, text, video, chart, ...) logged at a step. The bytes are
