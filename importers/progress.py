@@ -63,7 +63,8 @@ class Progress:
             self._bar.update(self._runs_task, advance=1, detail=f"{self.done}/{self.n_runs}")
             return
         what = f"{result.points:,} points, {result.media:,} media, {result.console:,} lines, {result.artifacts:,} files"
-        line = f"[{self.done}/{self.n_runs}] {result.name or result.source_id}: {result.state}"
+        state = "read, writing" if result.state == "imported" else result.state
+        line = f"[{self.done}/{self.n_runs}] {result.name or result.source_id}: {state}"
         if result.state in ("imported", "would import"):
             line += f" ({what})"
         if result.error:

@@ -128,45 +128,50 @@ def _scan(buf, end: int, report: ReadReport, verify: bool):
     pos = 0
     u64 = _U64.unpack_from
     u32 = _U32.unpack_from
-    while pos < end:
-        if pos + HEADER > end:
-            report.tail_bytes = end - pos
-            return
-        length = u64(buf, pos)[0]
-        ok = True
-        if verify and masked_crc(buf[pos:pos + 8]) != u32(buf, pos + 8)[0]:
-            ok = False
-        elif length > MAX_RECORD:
-            ok = False
-        else:
-            stop = pos + HEADER + length
-            if stop + FOOTER > end:
-                # The header is intact but the data runs past the end: an incomplete tail,
-                # unless a whole record validates further on (then it was damage).
-                nxt = _resync(buf, pos + 1, end)
-                if nxt < 0:
-                    report.tail_bytes = end - pos
-                    return
-                report.damaged.append((pos, nxt - pos))
-                pos = nxt
-                continue
-            data = buf[pos + HEADER:stop]
-            if verify and masked_crc(data) != u32(buf, stop)[0]:
-                ok = False
+    crc = _crc32c if _crc32c is not None else crc32c
+    delta, m32 = _MASK_DELTA, 0xFFFFFFFF
+    records = 0
+    try:
+        while pos < end:
+            if pos + HEADER > end:
+                report.tail_bytes = end - pos
+                return
+            length = u64(buf, pos)[0]
+            if verify:
+                c = crc(buf[pos:pos + 8])
+                ok = ((((c >> 15) | (c << 17)) + delta) & m32) == u32(buf, pos + 8)[0] and length <= MAX_RECORD
             else:
-                report.records += 1
-                yield data
-                pos = stop + FOOTER
-                continue
-        if not ok:
+                ok = length <= MAX_RECORD
+            if ok:
+                stop = pos + HEADER + length
+                if stop + FOOTER > end:
+                    # The header is intact but the data runs past the end: an incomplete tail,
+                    # unless a whole record validates further on (then it was damage).
+                    nxt = _resync(buf, pos + 1, end)
+                    if nxt < 0:
+                        report.tail_bytes = end - pos
+                        return
+                    report.damaged.append((pos, nxt - pos))
+                    pos = nxt
+                    continue
+                data = buf[pos + HEADER:stop]
+                if verify:
+                    c = crc(data)
+                    ok = ((((c >> 15) | (c << 17)) + delta) & m32) == u32(buf, stop)[0]
+                if ok:
+                    records += 1
+                    yield data
+                    pos = stop + FOOTER
+                    continue
             nxt = _resync(buf, pos + 1, end)
             if nxt < 0:
-                # Nothing intact follows. A short remainder whose header could be the start of a
-                # record cut off is a tail; anything else is damage to the end of the file.
+                # Nothing intact follows: damage to the end of the file.
                 report.damaged.append((pos, end - pos))
                 return
             report.damaged.append((pos, nxt - pos))
             pos = nxt
+    finally:
+        report.records += records
 
 
 def _resync(buf, pos: int, end: int) -> int:

@@ -115,37 +115,36 @@ def _is_run_id(value: str | None) -> bool:
 
 
 class _Sender:
-    """One background thread that performs the writes in order; the first error stops it and is
-    raised in the caller at the next `put` or at `join`."""
+    """One background thread that performs the writes of the whole import in order, so that
+    reading the next run overlaps writing the previous one. A job belongs to a run's result: the
+    first error marks that run failed and its later jobs are dropped; other runs go on."""
 
-    def __init__(self, depth: int = 3):
+    def __init__(self, depth: int = 4):
         self.q: queue.Queue = queue.Queue(maxsize=depth)
-        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="swan-import-sender", daemon=True)
         self.thread.start()
 
     def _loop(self):
         while True:
-            job = self.q.get()
-            if job is None:
+            item = self.q.get()
+            if item is None:
                 return
-            if self.error is None:
-                try:
-                    job()
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self.error = exc
+            result, job = item
+            if result.state == "failed":
+                continue
+            try:
+                job()
+            except BaseException as exc:  # noqa: BLE001 - reported in the run's result
+                result.state = "failed"
+                result.error = _describe(exc)
 
-    def put(self, job) -> None:
-        if self.error is not None:
-            raise self.error
-        self.q.put(job)
+    def put(self, result: "RunResult", job) -> None:
+        self.q.put((result, job))
 
     def close(self) -> None:
         if self.thread.is_alive():
             self.q.put(None)
             self.thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 class RunWriter:
@@ -171,7 +170,7 @@ class RunWriter:
         self.n[kind] += 1
         key = f"{self.prefix}:{kind}{n}"
         client, rid = self.client, self.run_id
-        self.sender.put(lambda: client.write_batch(rid, idempotency_key=key, **body))
+        self.sender.put(self.result, lambda: client.write_batch(rid, idempotency_key=key, **body))
 
     # -- metrics ---------------------------------------------------------------------------------
     def add_metrics(self, m: Metrics) -> None:
@@ -213,7 +212,7 @@ class RunWriter:
         path = media_path(item.kind, item.key, item.step, item.seq, item.ext, data)
         kind = self.histogram_kind if item.kind == "histogram" else item.kind
         client, rid = self.client, self.run_id
-        self.sender.put(lambda: client.upload_bytes(rid, path, data))
+        self.sender.put(self.result, lambda: client.upload_bytes(rid, path, data))
         self.media_rows.append({"key": item.key, "step": item.step, "seq": item.seq, "kind": kind, "path": path,
                                 "caption": item.caption, "timestamp": item.timestamp})
         self.result.media += 1
@@ -250,10 +249,10 @@ class RunWriter:
         path = a.path
         if a.data is not None:
             data = a.data
-            self.sender.put(lambda: client.upload_bytes(rid, path, data))
+            self.sender.put(self.result, lambda: client.upload_bytes(rid, path, data))
         elif a.local is not None:
             local = a.local
-            self.sender.put(lambda: client.upload_artifact(rid, local, path))
+            self.sender.put(self.result, lambda: client.upload_artifact(rid, local, path))
         elif a.fetch is not None:
             fetch = a.fetch
 
@@ -263,7 +262,7 @@ class RunWriter:
                     fetch(target)
                     client.upload_artifact(rid, target, path)
 
-            self.sender.put(job)
+            self.sender.put(self.result, job)
         self.result.artifacts += 1
 
     def flush(self) -> None:
@@ -347,6 +346,11 @@ class Importer:
         total_bytes = sum(r.size_hint() for r in runs)
         if self.progress is not None:
             self.progress.start(len(runs), total_bytes)
+        self.sender = None if self.dry_run else _Sender()
+        if self.sender is not None:
+            c = self.client
+            # The sender thread has a session of its own (requests.Session is not thread-safe).
+            self.sender_client = type(c)(c.tracking_uri, c.api_key, timeout=c.timeout, retries=c.retries)
         try:
             for srun in order:
                 result = self.import_run(srun)
@@ -354,6 +358,8 @@ class Importer:
                 if self.progress is not None:
                     self.progress.run_done(result)
         finally:
+            if self.sender is not None:
+                self.sender.close()
             if self.progress is not None:
                 self.progress.stop()
         summary.seconds = time.perf_counter() - t0
@@ -391,39 +397,41 @@ class Importer:
                                               "the source's changes"))
                 return result
         else:
-            run_id = self._create(project, info)
+            try:
+                run_id = self._create(project, info)
+            except Exception as exc:  # noqa: BLE001 - this run fails; the others go on
+                result.state = "failed"
+                result.error = _describe(exc)
+                return result
         result.run_id = run_id
         self._ids[info.source_id] = run_id
-        sender = _Sender()
         prefix = "imp:" + hashlib.sha256(f"{info.source_id}\n{info.fingerprint}".encode()).hexdigest()[:40]
-        writer = RunWriter(self.client, run_id, prefix, sender, self.histogram_kind(), result)
+        writer = RunWriter(self.sender_client, run_id, prefix, self.sender, self.histogram_kind(), result)
         try:
             self._consume(srun, writer, result)
-            writer.flush()
-            tags, params = self._final_tags(info), {k: _clip(v, MAX_PARAM_VALUE) for k, v in info.params.items()}
-            result.params = len(params)
-            writer.tags_and_params(tags, params)
-            sender.close()
-            finalize = getattr(srun, "finalize", None)
-            if finalize is not None:
-                finalize(self.client, run_id, result)
-            status = info.status or "FINISHED"
-            if status != "RUNNING" or info.end_time is not None:
-                self.client.update_run(run_id, status=status, end_time=info.end_time)
-            # Last: the mark that this source content is in, so a re-run skips it.
-            self.client.write_batch(run_id, idempotency_key=f"{prefix}:done",
-                                    tags={FINGERPRINT_TAG: info.fingerprint or "-"})
-            if info.deleted:
-                self.client.delete_run(run_id)
-        except BaseException as exc:
-            try:
-                sender.close()
-            except BaseException:  # noqa: BLE001 - the first error is the one to report
-                pass
+        except Exception as exc:  # noqa: BLE001 - the source failed mid-way: the run stays incomplete
             result.state = "failed"
             result.error = _describe(exc)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+            return result
+        writer.flush()
+        tags, params = self._final_tags(info), {k: _clip(v, MAX_PARAM_VALUE) for k, v in info.params.items()}
+        result.params = len(params)
+        writer.tags_and_params(tags, params)
+        client = self.sender_client
+
+        def tail():
+            finalize = getattr(srun, "finalize", None)
+            if finalize is not None:
+                finalize(client, run_id, result)
+            status = info.status or "FINISHED"
+            if status != "RUNNING" or info.end_time is not None:
+                client.update_run(run_id, status=status, end_time=info.end_time)
+            # Last: the mark that this source content is in, so a re-run skips it.
+            client.write_batch(run_id, idempotency_key=f"{prefix}:done", tags={FINGERPRINT_TAG: info.fingerprint or "-"})
+            if info.deleted:
+                client.delete_run(run_id)
+
+        self.sender.put(result, tail)
         return result
 
     def _create(self, project: str, info: RunInfo) -> str:
