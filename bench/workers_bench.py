@@ -6,8 +6,9 @@ through S3 (moto) with the server's memory sampled.
 Every server gets a fresh database on the local PostgreSQL (127.0.0.1:5432, user postgres, or
 SWAN_TEST_POSTGRES) and runs alone; W writer processes each create a run and send P points
 through the MLflow REST `runs/log-batch` route in 1000-point requests (tests/writers.py: the
-same bodies for both servers, resent on a 5xx or a connection error). Afterwards the points in
-the database are counted: every point must be there exactly once.
+same bodies for both servers, resent on a 5xx or a connection error), after an untimed warm-up
+of 2 writers per worker × 5 batches. Afterwards the points in the database are counted: every
+point must be there exactly once.
 
   python bench/workers_bench.py                       # 8 writers x 50,000 points, 1 GiB artifact
   python bench/workers_bench.py --mlflow-points 10000 # fewer points per writer for stock MLflow
@@ -109,10 +110,16 @@ def ingest(kind: str, workers: int, writers: int, points: int, tmp: Path) -> dic
         try:
             exp = requests.post(server.url + "/api/2.0/mlflow/experiments/create",
                                 json={"name": f"bench-{uuid.uuid4().hex[:6]}"}, timeout=60).json()["experiment_id"]
+            # Untimed warm-up in another experiment: every worker's first requests import and
+            # connect (stock MLflow's first calls are several times slower than the rest).
+            warm = requests.post(server.url + "/api/2.0/mlflow/experiments/create",
+                                 json={"name": f"warm-{uuid.uuid4().hex[:6]}"}, timeout=60).json()["experiment_id"]
+            run_writers(server.url, warm, 2 * workers, 5 * 1000, timeout=600)
             load = os.getloadavg()
             log(f"{server.name}: {writers} writers x {points} points")
             results, stats, seconds = run_writers(server.url, exp, writers, points, timeout=3600)
             stored, bytes_per_point = count_points(db.swan_uri, kind)
+            stored -= 2 * workers * 5 * 1000  # the warm-up's points
         finally:
             server.stop()
     total = writers * points
