@@ -40,7 +40,7 @@ def _python(code: str, *args: str, env: dict | None = None, timeout: float = 360
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(textwrap.dedent(code))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, f.name, *args], capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run([sys.executable, f.name, *args], capture_output=True, text=True, timeout=timeout, check=False,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
     wall = time.perf_counter() - t0
     os.unlink(f.name)
@@ -59,7 +59,7 @@ def _import(kind: str, source: Path, srv) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "swan_client.cli", "import", kind, str(source),
                            "--project", f"bench-{kind}", "--tracking-uri", srv.url, "--json"],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT, check=False)
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)

@@ -88,7 +88,7 @@ class _Source:
         return f"{KIND}:{self.tracking_uri}/{run_id}"
 
     # per run, implemented by each back-end
-    def history(self, row) -> "iter[Metrics]":
+    def history(self, row) -> iter[Metrics]:
         raise NotImplementedError
 
     def artifacts(self, row):
@@ -519,8 +519,7 @@ class MlflowServerSource(_Source):
                 if resp.status_code >= 400:
                     raise OSError(f"download of artifact {path} failed: {resp.status_code} {resp.text[:200]}")
                 with open(target, "wb") as out:
-                    for chunk in resp.iter_content(1 << 20):
-                        out.write(chunk)
+                    out.writelines(resp.iter_content(1 << 20))
 
         return fetch
 
@@ -578,5 +577,11 @@ def dataset_inputs_body(run_id: str, inputs: list[dict]) -> dict:
         for i in inputs]}
 
 
-__all__ = ["open_source", "MlflowFolderSource", "MlflowDbSource", "MlflowServerSource", "dataset_inputs_body",
-           "quote"]
+__all__ = [
+    "MlflowDbSource",
+    "MlflowFolderSource",
+    "MlflowServerSource",
+    "dataset_inputs_body",
+    "open_source",
+    "quote",
+]

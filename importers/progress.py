@@ -31,10 +31,12 @@ class Progress:
             return
         from rich.progress import (
             BarColumn,
-            Progress as RichProgress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         columns = [TextColumn("[bold]{task.description}"), BarColumn()]

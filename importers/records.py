@@ -10,9 +10,9 @@ tags, a summary) it writes into `info` before it ends; the writer reads `info` a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 SOURCE_TAG = "swan.import.source"  # the source identity, e.g. "tensorboard:/abs/path"
 SOURCE_RUN_ID_TAG = "swan.import.source_run_id"

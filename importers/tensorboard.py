@@ -41,7 +41,13 @@ from importers.records import (
     SourceRun,
     fingerprint,
 )
-from importers.tfrecord import ReadReport, _resync, _valid_at, iter_records, write_record
+from importers.tfrecord import (
+    ReadReport,
+    _resync,
+    _valid_at,
+    iter_records,
+    write_record,
+)
 
 KIND = "tensorboard"
 CHUNK_POINTS = 50_000
@@ -162,7 +168,7 @@ class TensorBoardRun(SourceRun):
         return self._size
 
     def stream(self):
-        event_pb2, summary_pb2, types_pb2, hparams_pb2, pr_pb2 = _protos()
+        event_pb2, _, types_pb2, hparams_pb2, pr_pb2 = _protos()
         decoder = _Decoder(types_pb2, hparams_pb2, pr_pb2)
         info = self.info
         metrics = Metrics()
@@ -181,7 +187,7 @@ class TensorBoardRun(SourceRun):
             for data in iter_records(f, report):
                 try:
                     ev = from_string(data)
-                except Exception:
+                except Exception:  # noqa: BLE001 - a record that is not an Event
                     yield Skipped("record that is not a TensorBoard Event (undecodable protobuf)", where=str(f))
                     continue
                 wall = ev.wall_time
@@ -299,7 +305,7 @@ def _first_wall_time(files: list[Path]) -> int | None:
         for data in iter_records(f):
             try:
                 wall = event_pb2.Event.FromString(data).wall_time
-            except Exception:  # noqa: BLE001 - not an event: look at the next record
+            except Exception:  # noqa: BLE001, S112 - not an event: look at the next record
                 continue
             if wall > 0:
                 ts = int(wall * 1000 + 0.5)
@@ -314,7 +320,7 @@ _LOG_LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "ERROR"}
 def _unique(existing: dict, path: str) -> str:
     if path not in existing:
         return path
-    stem, dot, ext = path.rpartition(".")
+    stem, _, ext = path.rpartition(".")
     n = 1
     while f"{stem}.{n}.{ext}" in existing:
         n += 1

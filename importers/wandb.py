@@ -826,7 +826,7 @@ class WandbApiRun(SourceRun):
             for k, v in row.items():
                 if k.startswith("_") or isinstance(v, bool) or not isinstance(v, (int, float)):
                     continue
-                key = k[len("system."):] if k.startswith("system.") else k
+                key = k.removeprefix("system.")
                 st.metrics.add(f"system/{key}", i, ts_ms, float(v))
 
 

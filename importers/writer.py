@@ -138,7 +138,7 @@ class _Sender:
                 result.state = "failed"
                 result.error = _describe(exc)
 
-    def put(self, result: "RunResult", job) -> None:
+    def put(self, result: RunResult, job) -> None:
         self.q.put((result, job))
 
     def close(self) -> None:
@@ -306,7 +306,7 @@ class Importer:
                 kinds = spec["components"]["schemas"]["MediaItem"]["properties"]["kind"]["enum"]
                 if "histogram" in kinds:
                     kind = "histogram"
-            except Exception:  # noqa: BLE001 - an older server: the safe kind
+            except Exception:  # noqa: BLE001, S110 - an older server: the safe kind
                 pass
             self._histogram_kind = kind
         return self._histogram_kind

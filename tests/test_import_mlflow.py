@@ -11,7 +11,14 @@ import sqlite3
 
 import pytest
 
-from tests.import_support import client, project_exists, run_script, runs_by_name, server_counts, swan_import
+from tests.import_support import (
+    client,
+    project_exists,
+    run_script,
+    runs_by_name,
+    server_counts,
+    swan_import,
+)
 
 T0 = 1_700_000_000_000
 
@@ -138,7 +145,7 @@ def test_sqlite_store(server, sqlite_store, unique_name):
 
 def test_experiments_become_projects_with_their_tags(server, file_store, unique_name):
     c = client(server)
-    path, ids = file_store
+    path, _ = file_store
     swan_import(server, "mlflow", path, "--workspace", unique_name, "--experiment", "exp-file")
     project = c.project_by_name(f"{unique_name}/exp-file")
     assert project["tags"]["team"] == "vision"
