@@ -112,6 +112,23 @@ def test_cuid_of_another_project_is_refused(sl):
     assert sl.post("/house/metrics", json=_scalar(pid_a, cuid, [(0, 1.0)])).status_code == 201
 
 
+def test_web_links_the_sdk_prints_redirect_to_the_dashboard(server, sl, mlflow_client):
+    """`View project at <host>/@<workspace>/<project>`, `View run at .../runs/<slug>`: a browser
+    (no session) lands on the dashboard's pages."""
+    project, other, cuid = _name(), _name(), _name("c")
+    pid = sl.project(project)["cuid"]
+    sl.project(other)
+    assert sl.experiment(project, cuid).status_code == 201
+    run_id = mlflow_run(mlflow_client, cuid).info.run_id
+    for path, page in ((f"/@admin/{project}", f"/projects/{pid}"), (f"/@admin/{project}/", f"/projects/{pid}"),
+                       (f"/@admin/{project}/runs/{cuid}", f"/runs/{run_id}")):
+        resp = requests.get(server.url + path, allow_redirects=False, timeout=60)
+        assert resp.status_code == 302 and resp.headers["Location"] == page, (path, resp.status_code, resp.text[:200])
+    for path in (f"/@admin/{_name()}", f"/@admin/{_name()}/runs/{cuid}", f"/@admin/{other}/runs/{cuid}",
+                 f"/@admin/{project}/runs/nope", f"/@nobody/{project}"):
+        assert requests.get(server.url + path, allow_redirects=False, timeout=60).status_code == 404, path
+
+
 def test_unknown_things_are_404_not_500(sl):
     project = _name()
     pid = sl.project(project)["cuid"]

@@ -286,6 +286,23 @@ class SwanLabService:
             raise not_found(f"Project '{workspace}/{project}' not found")
         return found
 
+    def web_path(self, workspace: str, project: str, cuid: str | None = None) -> str | None:
+        """The dashboard page behind a SwanLab web link, `/@<workspace>/<project>[/runs/<slug>]` (what
+        the SDK prints as "View run at"): `/projects/<id>` or `/runs/<run_id>`; None when there is
+        no such project, or no such experiment in it."""
+        try:
+            found = self._project(workspace, self.check_project_name(project))
+            if found is None:
+                return None
+            if cuid is None:
+                return f"/projects/{found.experiment_id}"
+            ctx = self.store.run_context(run_id_for(self._check_cuid(cuid)))
+        except SwanError:
+            return None
+        if ctx is None or ctx.lifecycle_stage != ACTIVE or str(ctx.project_id) != str(found.experiment_id):
+            return None
+        return f"/runs/{ctx.run_id}"
+
     def create_project(self, user: User, workspace: str | None, body) -> tuple[Project, bool]:
         body = _obj(body)
         workspace = workspace or _str(body.get("username"), "username", required=False) or user.name

@@ -72,3 +72,16 @@ def download_bytes(client, run_id: str, path: str, tmp: Path) -> bytes:
     local = client.download_artifacts(run_id, path, str(tmp))
     return Path(local).read_bytes()
 
+
+
+def check_swanlab_links(output: str, run) -> None:
+    """The links the SwanLab SDK printed ("View project at", "View run at") lead to the
+    dashboard's pages of that project and run."""
+    import requests
+
+    runs = set(re.findall(r"(http://[^\s]+/@[^\s/]+/[^\s/]+/runs/[^\s/]+)", output))
+    projects = set(re.findall(r"(http://[^\s]+/@[^\s/]+/[^\s/]+)(?:\s|$)", output))
+    assert len(runs) == 1 and len(projects) == 1, (runs, projects, output[-2000:])
+    for link, page in ((runs.pop(), f"/runs/{run.info.run_id}"), (projects.pop(), f"/projects/{run.info.experiment_id}")):
+        resp = requests.get(link, allow_redirects=False, timeout=60)
+        assert resp.status_code == 302 and resp.headers["Location"] == page, (link, resp.status_code, resp.headers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integrations.support import histories, points_by_key, run_recipes
+from tests.integrations.support import check_swanlab_links, histories, points_by_key, run_recipes
 from tests.swanlab_support import mlflow_run
 
 pytestmark = [pytest.mark.integrations, pytest.mark.timeout(600)]
@@ -80,3 +80,4 @@ def test_trainer_report_to_swanlab(server, mlflow_client, tmp_path):
     assert params["FRAMEWORK"] == "🤗transformers"
     assert params["learning_rate"] == "0.001" and params["num_train_epochs"] == "2" and params["hidden_size"] == "16"
     assert params["model_num_parameters"] == str(out["num_parameters"])
+    check_swanlab_links(out["_output"], run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integrations.support import histories, points_by_key, run_recipes
+from tests.integrations.support import check_swanlab_links, histories, points_by_key, run_recipes
 from tests.swanlab_support import all_artifacts, mlflow_run
 
 pytestmark = [pytest.mark.integrations, pytest.mark.timeout(600)]
@@ -63,3 +63,4 @@ def test_lightning_swanlab_logger(server, mlflow_client, tmp_path):
     assert "⚡️pytorch lightning" in run.data.tags["swanlab.tags"]
     assert set(run.data.metrics) == set(expected)
     assert histories(mlflow_client, run.info.run_id, expected) == expected
+    check_swanlab_links(out["_output"], run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integrations.support import download_bytes, histories, run_recipes
+from tests.integrations.support import check_swanlab_links, download_bytes, histories, run_recipes
 from tests.swanlab_support import all_artifacts, mlflow_run
 
 pytestmark = [pytest.mark.integrations, pytest.mark.timeout(600)]
@@ -18,8 +18,9 @@ EXPECTED = {
 }
 
 
-def _check_run(client, cuid, name, logdir, text, tmp):
-    run = mlflow_run(client, cuid)
+def _check_run(client, out, name, logdir, text, tmp):
+    run = mlflow_run(client, out["cuid"])
+    check_swanlab_links(out["_output"], run)
     assert run.info.status == "FINISHED" and run.info.run_name == name
     assert client.get_experiment(run.info.experiment_id).name == "integrations-tensorboard"
     assert run.data.params["tensorboard_logdir"] == logdir
@@ -33,7 +34,7 @@ def _check_run(client, cuid, name, logdir, text, tmp):
 
 def test_sync_tensorboard_torch(server, mlflow_client, tmp_path):
     out = run_recipes(tmp_path, server, ["tensorboard-torch"], epilogue='result = {"cuid": run.id}')
-    run, files = _check_run(mlflow_client, out["cuid"], "torch-writer", "tb-logs", "hello from tensorboard", tmp_path)
+    run, files = _check_run(mlflow_client, out, "torch-writer", "tb-logs", "hello from tensorboard", tmp_path)
     (image,) = [p for p in files if p.startswith("media/image/002-") and p.endswith(".png")]
     png = download_bytes(mlflow_client, run.info.run_id, image, tmp_path)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -47,4 +48,4 @@ def test_sync_tensorboard_torch(server, mlflow_client, tmp_path):
 
 def test_sync_tensorboardx(server, mlflow_client, tmp_path):
     out = run_recipes(tmp_path, server, ["tensorboardx"], epilogue='result = {"cuid": run.id}')
-    _check_run(mlflow_client, out["cuid"], "tensorboardx-writer", "tbx-logs", "hello from tensorboardX", tmp_path)
+    _check_run(mlflow_client, out, "tensorboardx-writer", "tbx-logs", "hello from tensorboardX", tmp_path)

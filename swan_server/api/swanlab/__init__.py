@@ -5,10 +5,12 @@ format (`{code, message}` errors, standard reason phrases). See docs/SWANLAB-PRO
 
 from swan_server.api.swanlab import experiments, files, legacy, login, metrics, projects  # noqa: F401
 from swan_server.api.swanlab.common import bp
+from swan_server.api.swanlab.web import web
 
 
 def register(app) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(web)  # the web links the SDK prints, outside /api
     detector = app.extensions["swan"].crash_detector
     if detector is not None:
         detector.start()
