@@ -293,3 +293,34 @@ def test_hashes_of_media_are_the_source_bytes(server, tb_root, unique_name):
     got = {hashlib.sha256(c.download_artifact(run["run_id"], m["path"])).hexdigest()
            for m in c.get_media(run["run_id"]) if m["kind"] in ("image", "audio")}
     assert got == want
+
+
+def test_interrupted_import_resumes_without_duplicates(server, tb_root, unique_name):
+    """The server goes away after the first batches: the run stays incomplete (no fingerprint tag);
+    importing again completes it, and every point is there exactly once."""
+    from importers.tensorboard import TensorBoardSource
+    from importers.writer import Importer
+    from swan_client.api import Client, SwanApiError
+
+    class Flaky(Client):
+        calls = 0
+
+        def write_batch(self, run_id, **kw):
+            Flaky.calls += 1
+            if Flaky.calls == 3:
+                raise SwanApiError(None, "NETWORK_ERROR", "connection reset")
+            return super().write_batch(run_id, **kw)
+
+    summary = Importer(Flaky(server.url), unique_name, default_project="x").run(TensorBoardSource(tb_root / "exp" / "runA"))
+    states = {r.name: r.state for r in summary.runs}
+    assert "failed" in states.values()
+    c = client(server)
+    _, again, _ = swan_import(server, "tensorboard", tb_root / "exp" / "runA", "--project", unique_name)
+    assert {r["state"] for r in again["runs"]} <= {"imported", "already imported"}
+    assert any(r["state"] == "imported" for r in again["runs"])
+    run = runs_by_name(c, unique_name)["runA"]
+    loss = c.get_history(run["run_id"], "loss")
+    assert loss["step"] == list(range(301))
+    assert sorted(m["key"] for m in c.get_media(run["run_id"])) == ["img", "notes/text_summary", "pr", "snd", "weights"]
+    _, third, _ = swan_import(server, "tensorboard", tb_root / "exp" / "runA", "--project", unique_name)
+    assert {r["state"] for r in third["runs"]} == {"already imported"}
