@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from swan_server.observability import register as register_observability
 
     register_observability(app, app.extensions["swan"].store)  # /metrics, request counters, access log
+    from swan_server.auth import register as register_auth
+
+    register_auth(app)  # one principal per request (after the request timer: refusals are counted)
     _register_error_handlers(app)
     app.after_request(_close_if_body_unread)
     return app

@@ -39,8 +39,13 @@ def _store_options(fn):
               show_default=True, help="Log lines as text or as JSON objects (structured logs).")
 @click.option("--access-log/--no-access-log", envvar="SWAN_ACCESS_LOG", default=False, show_default=True,
               help="Log one line per request (method, route, status, duration).")
+@click.option("--auth/--no-auth", envvar="SWAN_AUTH", default=False, show_default=True,
+              help="Require credentials (an API key) on every route but /health, the SwanLab ping and the logins.")
+@click.option("--max-request-size", envvar="SWAN_MAX_REQUEST_BYTES", default=64 * 1024 * 1024, type=int,
+              show_default=True, help="Largest request body in bytes (413 above it); artifact uploads stream "
+              "and are exempt.")
 def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout,
-           log_format, access_log):
+           log_format, access_log, auth, max_request_size):
     """Start the tracking server (MLflow REST API, artifacts proxy, health, /metrics)."""
     from swan_server.artifacts import make_artifact_store
     from swan_server.db.engine import make_engine, upgrade
@@ -63,7 +68,13 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
         port=port,
         workers=workers,
         heartbeat_timeout=heartbeat_timeout,
+        auth=auth,
+        max_request_bytes=max_request_size,
     )
+    # The failed-login rate limit (per client address and per user name).
+    env_settings = Settings.from_env()
+    settings.login_max_failures = env_settings.login_max_failures
+    settings.login_window = env_settings.login_window
     engine = make_engine(settings.backend_store_uri)
     try:
         upgrade(engine)
@@ -81,8 +92,26 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
     if admin_key:
         click.echo(f"Created the 'admin' user. Its API key (also saved in {swan_home() / 'admin_api_key'}):")
         click.echo(admin_key)
-    click.echo(f"Swan listening on http://{host}:{port}  (store: {engine.url.render_as_string()}, artifacts: {settings.artifacts_destination})")
+    if not auth and not _is_loopback(host):
+        click.echo(
+            f"swan: WARNING: listening on {host} without authentication: anyone who can reach this address can "
+            "read and change everything. Start with --auth (SWAN_AUTH=true) and give each person an API key "
+            "(swan users create NAME --role member).", err=True)
+    click.echo(f"Swan listening on http://{host}:{port}  (store: {engine.url.render_as_string()}, artifacts: "
+               f"{settings.artifacts_destination}, authentication: {'on' if auth else 'off'})")
     run_gunicorn(settings, workers=workers, threads=threads)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    name = (host or "").strip().strip("[]")
+    if name in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _one_line(exc: Exception) -> str:

@@ -19,6 +19,13 @@ def default_artifacts_destination() -> str:
     return str(swan_home() / "artifacts")
 
 
+def env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass
 class Settings:
     backend_store_uri: str = field(default_factory=default_backend_store_uri)
@@ -30,6 +37,12 @@ class Settings:
     max_request_bytes: int = 64 * 1024 * 1024
     # A RUNNING run whose client heartbeats and then falls silent this long is crashed (seconds).
     heartbeat_timeout: float = 30 * 60.0
+    # Every route but /health, the SwanLab ping and the logins needs credentials (swan_server.auth).
+    auth: bool = False
+    # The failed-login rate limit: this many failures per client address (or user name) within
+    # the window (seconds) get 429 until the window has passed.
+    login_max_failures: int = 20
+    login_window: float = 300.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -42,4 +55,8 @@ class Settings:
         s.port = int(os.environ.get("SWAN_PORT") or s.port)
         s.workers = int(os.environ.get("SWAN_WORKERS") or s.workers)
         s.heartbeat_timeout = float(os.environ.get("SWAN_HEARTBEAT_TIMEOUT") or s.heartbeat_timeout)
+        s.auth = env_flag("SWAN_AUTH", s.auth)
+        s.login_max_failures = int(os.environ.get("SWAN_LOGIN_MAX_FAILURES") or s.login_max_failures)
+        s.login_window = float(os.environ.get("SWAN_LOGIN_WINDOW") or s.login_window)
+        s.max_request_bytes = int(os.environ.get("SWAN_MAX_REQUEST_BYTES") or s.max_request_bytes)
         return s

@@ -310,14 +310,20 @@ def test_other_users_workspace(server, sl, mlflow_client):
     project = mine.project("proj", workspace=user)
     assert project["group"]["username"] == user and project["path"] == f"/{user}/proj"
     assert mlflow_client.get_experiment_by_name(f"{user}/proj").experiment_id == project["cuid"]
-    _is_error(mine.get("/project/admin/anything"), 403)
-    _is_error(mine.post("/projects/admin", json={"name": "mine-now"}), 403)
+    # Another user's workspace is closed to it (the shared `admin` workspace is open to every
+    # member: see swan_server/services/access.py).
+    other = f"o{uuid.uuid4().hex[:6]}"
+    out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", other,
+                          "--backend-store-uri", server.backend_store_uri], capture_output=True, text=True, check=True)
+    theirs = SwanLabHttp(server.url, out.stdout.strip().splitlines()[-1])
+    their_project = theirs.project("theirs", workspace=other)
+    _is_error(mine.get(f"/project/{other}/theirs"), 403)
+    _is_error(mine.post(f"/projects/{other}", json={"name": "mine-now"}), 403)
     # the admin may look into it; another user's cuid is out of reach for the user
     assert sl.get(f"/project/{user}/proj").status_code == 200
-    admin_project = sl.project(_name())
     cuid = _name("c")
-    sl.experiment(admin_project["name"], cuid)
-    _is_error(mine.post("/house/metrics", json=_scalar(admin_project["cuid"], cuid, [(0, 1.0)])), 403)
+    assert theirs.experiment("theirs", cuid, workspace=other).status_code == 201
+    _is_error(mine.post("/house/metrics", json=_scalar(their_project["cuid"], cuid, [(0, 1.0)])), 403)
 
 
 def test_silent_running_runs_are_crashed(tmp_path):

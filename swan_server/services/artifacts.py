@@ -7,6 +7,7 @@ from typing import BinaryIO, Iterator
 from swan_server.artifacts import ArtifactStore, FileInfo, safe_relative_path
 from swan_server.artifacts.paths import join
 from swan_server.errors import invalid
+from swan_server.services.access import AccessPolicy
 from swan_server.store.abstract import TrackingStore
 
 PROXY_SCHEME = "mlflow-artifacts:"
@@ -23,24 +24,33 @@ class ArtifactService:
     def __init__(self, store: TrackingStore, artifacts: ArtifactStore):
         self.store = store
         self.artifacts = artifacts
+        self.access = AccessPolicy(store)
 
     # -- the proxied routes, addressed relative to the artifacts destination ------------------
     def put(self, path: str, stream: BinaryIO) -> int:
-        return self.artifacts.write(safe_relative_path(path, allow_empty=False), stream)
+        clean = safe_relative_path(path, allow_empty=False)
+        self.access.artifact_path(clean, write=True)
+        return self.artifacts.write(clean, stream)
 
     def get(self, path: str) -> tuple[Iterator[bytes], int, str]:
         clean = safe_relative_path(path, allow_empty=False)
+        self.access.artifact_path(clean)
         chunks, size = self.artifacts.open_read(clean)
         return chunks, size, clean
 
     def list(self, path: str | None) -> list[FileInfo]:
-        return self.artifacts.list_dir(safe_relative_path(path))
+        clean = safe_relative_path(path)
+        self.access.artifact_path(clean)
+        return self.artifacts.list_dir(clean)
 
     def delete(self, path: str) -> None:
-        self.artifacts.delete(safe_relative_path(path, allow_empty=False))
+        clean = safe_relative_path(path, allow_empty=False)
+        self.access.artifact_path(clean, write=True)
+        self.artifacts.delete(clean)
 
     # -- run-relative access (tracking-service list, /get-artifact) ---------------------------
-    def run_root(self, run_id: str) -> str:
+    def run_root(self, run_id: str, write: bool = False) -> str:
+        self.access.run(run_id, write=write)
         run = self.store.get_run(run_id)
         return proxy_uri_to_path(run.info.artifact_uri)
 

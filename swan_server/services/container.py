@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from swan_server.artifacts import ArtifactStore, make_artifact_store
 from swan_server.config import Settings
 from swan_server.db.engine import make_engine, upgrade
+from swan_server.services.access import AccessPolicy
+from swan_server.services.admin import AdminService
 from swan_server.services.artifacts import ArtifactService
 from swan_server.services.dashboard import DashboardService
 from swan_server.services.experiments import ExperimentService
@@ -42,6 +44,8 @@ class Services:
     traces: TraceService | None = field(default=None)
     native: NativeService | None = field(default=None)
     dashboard: DashboardService | None = field(default=None)
+    access: AccessPolicy | None = field(default=None)
+    admin: "AdminService | None" = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, migrate: bool = True) -> "Services":
@@ -55,7 +59,9 @@ class Services:
         from swan_server.artifacts.presign import DirectUploads, UploadSigner
 
         runs = RunService(store)
-        identity = IdentityService(store)
+        from swan_server.services.login_limit import LoginLimiter
+
+        identity = IdentityService(store, LoginLimiter(store, settings.login_max_failures, settings.login_window))
         media = MediaService(store)
         logs = LogService(store, artifact_store)
         uploads = DirectUploads(artifact_store, UploadSigner(lambda: store.server_secret("upload-url-key", lambda: token_hex(32))))
@@ -78,4 +84,6 @@ class Services:
             traces=TraceService(store, artifact_store),
             native=NativeService(store, experiments, runs, media, logs, artifacts),
             dashboard=DashboardService(store, artifact_store, artifacts),
+            access=AccessPolicy(store),
+            admin=AdminService(store, identity),
         )

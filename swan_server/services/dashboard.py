@@ -6,6 +6,7 @@ import json
 
 from swan_server.artifacts.paths import join, safe_relative_path
 from swan_server.errors import invalid
+from swan_server.services.access import AccessPolicy
 from swan_server.store.sql.rollups import MAX_BUCKETS, MAX_RUNS, X_AXES
 
 MAX_TABLE_PAGE = 1000
@@ -34,11 +35,16 @@ class DashboardService:
         self.store = store
         self.artifact_store = artifact_store
         self.artifacts = artifacts
+        self.access = AccessPolicy(store)
 
     def projects(self, name_contains=None):
-        return self.store.project_overview(name_contains)
+        readable = self.access.readable_workspaces()
+        if readable is None:
+            return self.store.project_overview(name_contains)
+        return self.store.project_overview(name_contains, workspace_ids=readable)
 
     def project_keys(self, project_id):
+        self.access.project(project_id)
         return self.store.project_keys(project_id)
 
     def run_table(self, project_id, filter_string, order_by, offset, limit, params, metrics):
@@ -49,9 +55,11 @@ class DashboardService:
         if offset < 0:
             raise invalid("offset must not be negative")
         self.store.get_experiment(project_id)  # 404 for an unknown project
+        self.access.project(project_id)
         return self.store.run_table([project_id], filter_string, order_by, offset, limit, params, metrics)
 
     def run_overview(self, run_id):
+        self.access.run(run_id)
         run = self.store.get_run(run_id)
         project = self.store.run_project(run_id)
         profiles = self.store.get_run_profiles(run_id)
@@ -60,6 +68,7 @@ class DashboardService:
 
     def metric_keys(self, run_ids):
         self._check_runs(run_ids)
+        self.access.runs(run_ids)
         return self.store.metric_summaries(run_ids)
 
     def buckets(self, run_ids, keys, x_axis, lo, hi, n):
@@ -74,6 +83,7 @@ class DashboardService:
             raise invalid(f"n must be between 1 and {MAX_BUCKETS}")
         if lo is not None and hi is not None and hi < lo:
             raise invalid("hi must not be less than lo")
+        self.access.runs(run_ids)
         return [self.store.bucketed_series(run_ids, key, x_axis, lo, hi, n) for key in keys]
 
     @staticmethod
@@ -84,6 +94,7 @@ class DashboardService:
             raise invalid(f"At most {MAX_RUNS} runs per request")
 
     def media_index(self, run_id):
+        self.access.run(run_id)
         return self.store.media_index(run_id)
 
     def media_at(self, run_id, key, step):
@@ -91,11 +102,13 @@ class DashboardService:
             raise invalid("Missing value for required parameter 'key'")
         if step is None:
             raise invalid("Missing value for required parameter 'step'")
+        self.access.run(run_id)
         return self.store.media_at(run_id, key, step)
 
     def console(self, run_id, query, level, start_line, limit):
         if level is not None and level not in ("INFO", "WARN", "ERROR", "DEBUG"):
             raise invalid(f"Invalid level {level!r}")
+        self.access.run(run_id)
         return self.store.search_log_lines(run_id, query, level, start_line, limit)
 
     def artifact_preview(self, run_id, path):

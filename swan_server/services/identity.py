@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -17,7 +18,7 @@ KEY_PREFIX = "swan_"
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_api_key() -> str:
@@ -25,8 +26,10 @@ def new_api_key() -> str:
 
 
 class IdentityService:
-    def __init__(self, store):
+    def __init__(self, store, limiter=None):
         self.store = store
+        # services.login_limit.LoginLimiter: failed logins per client address and user name.
+        self.limiter = limiter
 
     def create_user(self, name: str, role: str = "member", display_name: str | None = None) -> tuple[User, str]:
         """Create a user with a fresh API key; returns (user, plain key)."""
@@ -42,14 +45,30 @@ class IdentityService:
         self.store.add_api_key(user.id, hash_secret(key), key[: len(KEY_PREFIX) + 6], description)
         return key
 
-    def authenticate_key(self, key: str | None) -> User:
-        if not key:
+    def authenticate_key(self, key: str | None, user_name: str | None = None) -> User:
+        """The active user owning `key` (and named `user_name`, for HTTP Basic auth), or 401.
+
+        Failed attempts count against the caller's address and the user name; too many within
+        the window is a 429 before the key is even looked at."""
+        from swan_server.services.access import current_client
+
+        scopes = self.limiter.scopes(current_client(), user_name) if self.limiter else []
+        if self.limiter:
+            self.limiter.check(scopes)
+        if not key or not key.strip():
             raise SwanError("Missing API key", UNAUTHENTICATED)
         # Keys are looked up by their SHA-256 digest, never compared as plain text, so response
-        # timing reveals nothing usable about a stored key.
+        # timing reveals nothing usable about a stored key; names compare in constant time.
         user = self.store.user_by_key_hash(hash_secret(key.strip()))
-        if user is None or user.disabled:
-            raise SwanError("Invalid API key", UNAUTHENTICATED)
+        ok = user is not None and not user.disabled
+        if ok and user_name is not None:
+            ok = hmac.compare_digest(user.name.encode("utf-8", "surrogatepass"),
+                                     user_name.encode("utf-8", "surrogatepass"))
+        if not ok:
+            if self.limiter:
+                self.limiter.failed(scopes)
+            raise SwanError("Invalid user name or API key" if user_name is not None else "Invalid API key",
+                            UNAUTHENTICATED)
         return user
 
     def login(self, key: str | None) -> tuple[str, int, User]:

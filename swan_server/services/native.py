@@ -20,6 +20,7 @@ from swan_server.errors import (
 )
 from swan_server.records import LogLine, MediaItem
 from swan_server.services import validation as v
+from swan_server.services.access import AccessPolicy
 from swan_server.services.artifacts import proxy_uri_to_path
 from swan_server.services.runs import check_run_id
 from swan_server.store.abstract import VIEW_ACTIVE, VIEW_ALL, VIEW_DELETED
@@ -106,6 +107,7 @@ class NativeService:
         self.media = media
         self.logs = logs
         self.artifacts = artifacts
+        self.access = AccessPolicy(store)
 
     # -- projects ---------------------------------------------------------------------------------
     def create_project(self, name, tags=None, exist_ok: bool = False) -> tuple[Experiment, bool]:
@@ -130,6 +132,8 @@ class NativeService:
     def list_projects(self, view="active", page_size=100, page_token=None, name=None) -> PagedList:
         if name is not None:
             exp = self.store.get_experiment_by_name(name)
+            if exp is not None:
+                self.access.project(exp.experiment_id)
             return PagedList([exp] if exp is not None else [], None)
         return self.experiments.search(self._view(view), min(page_size or 100, MAX_PROJECTS_PAGE), None, None,
                                        page_token)
@@ -253,7 +257,8 @@ class NativeService:
         unknown = set(body) - {"idempotency_key", "metrics", "params", "tags", "media", "console"}
         if unknown:
             raise invalid(f"Unknown fields in a batch: {sorted(unknown)[:10]}")
-        batch_key = hashlib.sha256(f"v1:{run_id}:{key}".encode()).hexdigest()
+        batch_key = hashlib.sha256(f"v1:{run_id}:{key}".encode("utf-8", "surrogatepass")).hexdigest()
+        self.access.run(run_id, write=True)
         return self.store.write_run_batch(run_id, batch_key, keys, steps, stamps, values, params, tags, media, lines)
 
     @staticmethod
@@ -341,20 +346,27 @@ class NativeService:
         if not key:
             raise invalid("Query parameter 'key' is required")
         size = min(page_size or MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)
+        self.access.run(run_id)
         return self.store.get_metric_history(run_id, key, size, page_token)
 
     def media_items(self, run_id: str, key=None) -> list[MediaItem]:
+        self.access.run(run_id)
         return self.media.list(run_id, key)
 
     def console(self, run_id: str, start_line=None, max_lines=None) -> list[LogLine]:
+        self.access.run(run_id)
         return self.logs.read(run_id, start_line, min(max_lines or MAX_LINES_PER_BATCH, MAX_LINES_PER_BATCH))
 
     # -- artifacts -------------------------------------------------------------------------------------
-    def artifact_root(self, run_id: str) -> str:
+    def artifact_root(self, run_id: str, write: bool = False) -> str:
         ctx = self.store.run_context(run_id)
         if ctx is None:
             raise not_found(f"Run with id={run_id} not found")
+        self.access.run(run_id, write=write)
         return proxy_uri_to_path(ctx.artifact_uri)
 
-    def artifact_path(self, run_id: str, path: str, allow_empty: bool = False) -> str:
-        return join(self.artifact_root(run_id), safe_relative_path(path, allow_empty=allow_empty))
+    def artifact_path(self, run_id: str, path: str, allow_empty: bool = False, write: bool = False) -> str:
+        """A path inside the run's artifact root (never outside it), after checking that the
+        caller may read (or, with `write`, write) the run."""
+        rel = safe_relative_path(path, allow_empty=allow_empty)
+        return join(self.artifact_root(run_id, write=write), rel)

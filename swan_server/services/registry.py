@@ -15,6 +15,8 @@ from swan_server.entities import PagedList
 from swan_server.entities_mlflow3 import STAGES, VERSION_READY, ModelVersion, RegisteredModel
 from swan_server.errors import SwanError, invalid
 from swan_server.services import validation as v
+from swan_server.services.access import AccessPolicy
+from swan_server.services.artifacts import proxy_uri_to_path
 from swan_server.store.abstract import ModelStore, TrackingStore
 
 MAX_MODEL_NAME_LENGTH = 256
@@ -117,28 +119,36 @@ class RegistryService:
     def __init__(self, store: ModelStore, tracking: TrackingStore):
         self.store = store
         self.tracking = tracking
+        # The registry is server-wide: every user reads it, members and admins change it.
+        self.access = AccessPolicy(tracking)
 
     # -- registered models ----------------------------------------------------------------------
     def create_model(self, name, tags=None, description=None) -> RegisteredModel:
+        self.access.require_writer()
         validate_model_name(name)
         tag_map = dict(validate_registry_tag(k, val) for k, val in (tags or {}).items())
         return self.store.create_registered_model(name, tag_map, _check_description(description))
 
     def get_model(self, name) -> RegisteredModel:
+        self.access.require_reader()
         return self.store.get_registered_model(validate_model_name(name))
 
     def rename_model(self, name, new_name) -> RegisteredModel:
+        self.access.require_writer()
         validate_model_name(name)
         validate_model_name(new_name, "new_name")
         return self.store.rename_registered_model(name, new_name)
 
     def update_model(self, name, description) -> RegisteredModel:
+        self.access.require_writer()
         return self.store.update_registered_model(validate_model_name(name), _check_description(description))
 
     def delete_model(self, name) -> None:
+        self.access.require_writer()
         self.store.delete_registered_model(validate_model_name(name))
 
     def search_models(self, filter_string=None, max_results=None, order_by=None, page_token=None) -> PagedList:
+        self.access.require_reader()
         max_results = SEARCH_MODELS_DEFAULT if max_results is None else max_results
         if not 1 <= max_results <= SEARCH_MODELS_MAX:
             raise invalid(
@@ -148,28 +158,34 @@ class RegistryService:
         return self.store.search_registered_models(filter_string, max_results, order_by, page_token)
 
     def latest_versions(self, name, stages=None) -> list[ModelVersion]:
+        self.access.require_reader()
         stages = [canonical_stage(s) for s in stages or []]
         return self.store.get_latest_versions(validate_model_name(name), stages)
 
     def set_model_tag(self, name, key, value) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         self.store.set_registered_model_tag(name, *validate_registry_tag(key, value))
 
     def delete_model_tag(self, name, key) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         v.validate_key("tag", key)
         self.store.delete_registered_model_tag(name, key)
 
     # -- aliases --------------------------------------------------------------------------------
     def set_alias(self, name, alias, version) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         self.store.set_registered_model_alias(name, validate_alias(alias), validate_version(version))
 
     def delete_alias(self, name, alias) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         self.store.delete_registered_model_alias(name, validate_alias(alias))
 
     def version_by_alias(self, name, alias) -> ModelVersion:
+        self.access.require_reader()
         validate_model_name(name)
         return self.store.get_model_version_by_alias(name, validate_alias(alias, reserved_check=False))
 
@@ -241,6 +257,7 @@ class RegistryService:
 
     def create_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
                        model_id=None) -> ModelVersion:
+        self.access.require_writer()
         validate_model_name(name)
         if not source:
             raise invalid("Missing value for required parameter 'source'.")
@@ -257,6 +274,13 @@ class RegistryService:
             if model_id:
                 self.store.get_logged_model(model_id)
             source, run_id, model_id, location = self._resolve_source(source, run_id or None, model_id or None)
+            # A version may only be made from what the caller may read.
+            if run_id:
+                self.access.run(run_id)
+            if model_id:
+                self.access.project(self.store.get_logged_model(model_id).experiment_id)
+            if location.startswith(PROXY):
+                self.access.artifact_path(proxy_uri_to_path(location))
         mv = self.store.create_model_version(
             name, source, run_id, tag_map, run_link, _check_description(description), model_id, location,
             VERSION_READY,
@@ -282,33 +306,41 @@ class RegistryService:
         self.store.set_logged_model_tags(model_id, {"mlflow.modelVersions": json.dumps(existing)})
 
     def get_version(self, name, version) -> ModelVersion:
+        self.access.require_reader()
         return self.store.get_model_version(validate_model_name(name), validate_version(version))
 
     def update_version(self, name, version, description) -> ModelVersion:
+        self.access.require_writer()
         return self.store.update_model_version(validate_model_name(name), validate_version(version),
                                                _check_description(description))
 
     def delete_version(self, name, version) -> None:
+        self.access.require_writer()
         self.store.delete_model_version(validate_model_name(name), validate_version(version))
 
     def transition_stage(self, name, version, stage, archive_existing_versions=False) -> ModelVersion:
+        self.access.require_writer()
         return self.store.transition_model_version_stage(
             validate_model_name(name), validate_version(version), canonical_stage(stage), bool(archive_existing_versions)
         )
 
     def download_uri(self, name, version) -> str:
+        self.access.require_reader()
         return self.store.get_model_version_download_uri(validate_model_name(name), validate_version(version))
 
     def set_version_tag(self, name, version, key, value) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         self.store.set_model_version_tag(name, validate_version(version), *validate_registry_tag(key, value))
 
     def delete_version_tag(self, name, version, key) -> None:
+        self.access.require_writer()
         validate_model_name(name)
         v.validate_key("tag", key)
         self.store.delete_model_version_tag(name, validate_version(version), key)
 
     def search_versions(self, filter_string=None, max_results=None, order_by=None, page_token=None) -> PagedList:
+        self.access.require_reader()
         max_results = SEARCH_VERSIONS_DEFAULT if max_results is None else max_results
         if not 1 <= max_results <= SEARCH_VERSIONS_MAX:
             raise invalid(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from swan_server.entities import RUN_STATUSES, DatasetInput, Metric, PagedList, Run, RunInfo
 from swan_server.errors import invalid
 from swan_server.services import validation as v
+from swan_server.services.access import AccessPolicy
 from swan_server.store.abstract import VIEW_ACTIVE, VIEW_TYPES, TrackingStore
 
 MAX_HISTORY_PAGE = 25_000
@@ -29,6 +30,7 @@ def check_run_id(run_id) -> str:
 class RunService:
     def __init__(self, store: TrackingStore):
         self.store = store
+        self.access = AccessPolicy(store)
 
     def create(self, experiment_id, user_id=None, start_time=None, tags=None, run_name=None, run_id=None) -> Run:
         """`run_id` (32 lowercase hex digits) lets a client choose the id: RESOURCE_ALREADY_EXISTS
@@ -37,19 +39,24 @@ class RunService:
         tag_map = dict(v.validate_tag(k, val) for k, val in (tags or {}).items())
         if run_id is not None:
             check_run_id(run_id)
+        self.access.project(experiment_id, write=True)
         return self.store.create_run(experiment_id, user_id, start_time, tag_map, v.validate_run_name(run_name),
                                      run_id=run_id)
 
     def get(self, run_id) -> Run:
+        self.access.run(run_id)
         return self.store.get_run(run_id)
 
     def update(self, run_id, status=None, end_time=None, run_name=None) -> RunInfo:
+        self.access.run(run_id, write=True)
         return self.store.update_run_info(run_id, check_status(status), end_time, v.validate_run_name(run_name))
 
     def delete(self, run_id) -> None:
+        self.access.run(run_id, write=True)
         self.store.delete_run(run_id)
 
     def restore(self, run_id) -> None:
+        self.access.run(run_id, write=True)
         self.store.restore_run(run_id)
 
     def log_batch(self, run_id, metrics: list[Metric], params: list[tuple[str, str]], tags: list[tuple[str, str]],
@@ -60,6 +67,7 @@ class RunService:
             v.validate_metric(m)
         param_map = v.unique_params([v.validate_param(k, val) for k, val in params])
         tag_map = dict(v.validate_tag(k, val) for k, val in tags)
+        self.access.run(run_id, write=True)
         self.store.log_batch(run_id, metrics, param_map, tag_map, batch_key)
 
     def log_metric(self, run_id, metric: Metric) -> None:
@@ -72,6 +80,7 @@ class RunService:
         self.log_batch(run_id, [], [], [(key, value)])
 
     def delete_tag(self, run_id, key) -> None:
+        self.access.run(run_id, write=True)
         self.store.delete_tag(run_id, key)
 
     def log_inputs(self, run_id, datasets: list[DatasetInput]) -> None:
@@ -89,6 +98,7 @@ class RunService:
             for k, val in ds.tags.items():
                 if len(k) > v.MAX_INPUT_TAG_KEY_LENGTH or len(val) > v.MAX_INPUT_TAG_VALUE_LENGTH:
                     raise invalid(f"Input tag '{k[:50]}' exceeds the maximum key or value length")
+        self.access.run(run_id, write=True)
         self.store.log_inputs(run_id, datasets)
 
     def search(self, experiment_ids, filter_string=None, view_type=VIEW_ACTIVE, max_results=1000,
@@ -96,6 +106,7 @@ class RunService:
         view_type = view_type or VIEW_ACTIVE
         if view_type not in VIEW_TYPES:
             raise invalid(f"Invalid value {view_type!r} for parameter 'run_view_type' supplied")
+        self.access.projects(experiment_ids or [])
         return self.store.search_runs(list(experiment_ids or []), filter_string, view_type, max_results,
                                       order_by, page_token)
 
@@ -110,6 +121,7 @@ class RunService:
             # MLflow accepts any positive page size; larger pages are served in 25,000-point
             # pages and the caller follows next_page_token.
             max_results = min(max_results, MAX_HISTORY_PAGE)
+        self.access.run(run_id)
         return self.store.get_metric_history(run_id, key, max_results, page_token)
 
     def metric_history_bulk_interval(self, run_ids, key, start_step=None, end_step=None,
@@ -132,4 +144,5 @@ class RunService:
             raise invalid("If either start step or end step are specified, both must be specified.")
         if start_step is not None and start_step > end_step:
             raise invalid("end_step must be greater than start_step. ")
+        self.access.runs(run_ids)
         return self.store.get_metric_history_bulk_interval(run_ids, key, start_step, end_step, max_results)

@@ -34,6 +34,7 @@ from swan_server.errors import (
 )
 from swan_server.records import LogLine, MediaItem, ProjectColumn
 from swan_server.services import validation as v
+from swan_server.services.access import AccessPolicy
 from swan_server.services.artifacts import proxy_uri_to_path
 from swan_server.services.identity import ADMIN_USER, IdentityService
 from swan_server.services.logs import LogService
@@ -235,6 +236,7 @@ class SwanLabService:
         self.logs = logs
         self.uploads = uploads
         self.artifact_store = artifact_store
+        self.access = AccessPolicy(store)
 
     # -- identity -----------------------------------------------------------------------------
     def login(self, raw_key: str | None) -> tuple[str, int, User]:
@@ -251,14 +253,14 @@ class SwanLabService:
             return self.identity.authenticate_key(key[7:].strip() if key.lower().startswith("bearer ") else key)
         return self.identity.session_user(None)
 
-    @staticmethod
-    def check_workspace(user: User, workspace: str, write: bool) -> None:
-        if user.role == "admin":
+    def check_workspace(self, user: User, workspace: str, write: bool) -> None:
+        """The access policy (services.access) on the workspace named in the request."""
+        if self.access.is_admin():
             return
-        if user.name != workspace:
+        ws_id = self.store.workspace_id_by_name(workspace) if isinstance(workspace, str) else None
+        if ws_id is None:
             raise SwanError(f"User '{user.name}' has no access to workspace '{workspace}'", PERMISSION_DENIED)
-        if write and user.role == "viewer":
-            raise SwanError(f"User '{user.name}' may only read", PERMISSION_DENIED)
+        self.access.check_workspace(ws_id, write, f"workspace '{workspace}'")
 
     # -- projects -----------------------------------------------------------------------------
     @staticmethod

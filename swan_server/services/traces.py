@@ -17,8 +17,9 @@ import re
 from swan_server.artifacts import ArtifactStore
 from swan_server.entities import PagedList
 from swan_server.entities_mlflow3 import TRACE_STATES, TraceInfo
-from swan_server.errors import SwanError, invalid
+from swan_server.errors import PERMISSION_DENIED, SwanError, invalid
 from swan_server.services import validation as v
+from swan_server.services.access import AccessPolicy
 from swan_server.services.artifacts import proxy_uri_to_path
 from swan_server.store.abstract import ModelStore
 
@@ -59,6 +60,12 @@ class TraceService:
     def __init__(self, store: ModelStore, artifacts: ArtifactStore):
         self.store = store
         self.artifacts = artifacts
+        self.access = AccessPolicy(store)
+
+    def _check(self, trace_id, write: bool = False) -> TraceInfo:
+        info = self.store.get_trace_info(check_trace_id(trace_id))
+        self.access.project(info.experiment_id, write=write)
+        return info
 
     # -- span data -----------------------------------------------------------------------------------
     def _data_path(self, artifact_location: str) -> str:
@@ -89,6 +96,7 @@ class TraceService:
         many spans were stored."""
         if not experiment_id:
             raise invalid("Missing value for required header 'x-mlflow-experiment-id'")
+        self.access.project(experiment_id, write=True)
         by_trace: dict[str, list[dict]] = {}
         for span in spans:
             by_trace.setdefault(check_trace_id(span["_mlflow_trace_id"]), []).append(span)
@@ -131,11 +139,12 @@ class TraceService:
         for key in list(info.tags) + list(info.metadata):
             if not isinstance(key, str) or not key or len(key) > MAX_TAG_KEY_LENGTH:
                 raise invalid(f"Invalid trace tag or metadata key {str(key)[:50]!r}")
+        self.access.project(info.experiment_id, write=True)
         info.tags = {k: (val or "")[:MAX_TAG_VALUE_LENGTH] for k, val in info.tags.items()}
         return self.store.start_trace(info)
 
     def get_info(self, trace_id) -> TraceInfo:
-        return self.store.get_trace_info(check_trace_id(trace_id))
+        return self._check(trace_id)
 
     def get(self, trace_id) -> tuple[TraceInfo, list[dict]]:
         info = self.get_info(trace_id)
@@ -144,7 +153,9 @@ class TraceService:
     def batch_infos(self, trace_ids) -> list[TraceInfo]:
         if len(trace_ids) > MAX_BATCH_GET:
             raise invalid(f"At most {MAX_BATCH_GET} trace IDs can be requested at once, got {len(trace_ids)}")
-        return self.store.batch_get_trace_infos([check_trace_id(t) for t in trace_ids])
+        infos = self.store.batch_get_trace_infos([check_trace_id(t) for t in trace_ids])
+        self.access.projects({i.experiment_id for i in infos})
+        return infos
 
     def batch_get(self, trace_ids) -> list[tuple[TraceInfo, list[dict]]]:
         return [(i, self._read_spans(i.tags.get("mlflow.artifactLocation"))) for i in self.batch_infos(trace_ids)]
@@ -156,6 +167,7 @@ class TraceService:
         if not 1 <= max_results <= SEARCH_MAX:
             raise invalid(f"Invalid value {max_results} for parameter 'max_results' supplied. "
                           f"It must be between 1 and {SEARCH_MAX}")
+        self.access.projects(experiment_ids)
         return self.store.search_traces(list(experiment_ids), filter_string, max_results, order_by, page_token)
 
     def delete(self, experiment_id, max_timestamp_millis=None, max_traces=None, trace_ids=None) -> int:
@@ -169,6 +181,7 @@ class TraceService:
             raise invalid("`max_traces` can't be specified if `request_ids` is specified.")
         if max_traces is not None and max_traces <= 0:
             raise invalid(f"`max_traces` must be a positive integer, received {max_traces}.")
+        self.access.project(experiment_id, write=True)
         locations = self.store.delete_traces(experiment_id, max_timestamp_millis, max_traces, trace_ids)
         for location in locations:
             self._delete_data(location)
@@ -194,11 +207,13 @@ class TraceService:
             raise invalid(f"Trace tag key '{key[:50]}...' had length {len(key)}, which exceeded length limit of {MAX_TAG_KEY_LENGTH}")
         if not isinstance(value, str):
             raise invalid(f"Invalid value {value!r} for parameter 'value' supplied")
+        self._check(trace_id, write=True)
         self.store.set_trace_tag(check_trace_id(trace_id), key, value[:MAX_TAG_VALUE_LENGTH])
 
     def delete_tag(self, trace_id, key) -> None:
         if not key:
             raise invalid("Missing value for required parameter 'key'.")
+        self._check(trace_id, write=True)
         self.store.delete_trace_tag(check_trace_id(trace_id), key)
 
     def link_to_run(self, trace_ids, run_id) -> None:
@@ -207,4 +222,12 @@ class TraceService:
         if len(trace_ids) > MAX_LINK_TRACES:
             raise invalid(f"Cannot link more than {MAX_LINK_TRACES} traces to a run in a single request. "
                           f"Provided {len(trace_ids)} traces.")
+        self.access.run(run_id, write=True)
+        if not self.access.is_admin():
+            for t in dict.fromkeys(trace_ids):
+                try:
+                    self._check(t)
+                except SwanError as exc:
+                    if exc.error_code == PERMISSION_DENIED:
+                        raise
         self.store.link_traces_to_run([check_trace_id(t) for t in trace_ids], run_id)

@@ -28,7 +28,8 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def search_experiments(self, view_type: str, max_results: int, filter_string: str | None,
-                           order_by: list[str] | None, page_token: str | None) -> PagedList:
+                           order_by: list[str] | None, page_token: str | None,
+                           workspace_ids: list[int] | None = None) -> PagedList:
         """Experiments matching the filter; a token is returned only when more exist."""
 
     @abstractmethod
@@ -277,7 +278,8 @@ class DashboardStore(ABC):
         """Recompute the rollup blocks of these series (all when None) from their points."""
 
     @abstractmethod
-    def project_overview(self, name_contains: str | None = None, limit: int = 500) -> list[dict]:
+    def project_overview(self, name_contains: str | None = None, limit: int = 500,
+                         workspace_ids: list[int] | None = None) -> list[dict]:
         """Active projects with their active run count, running runs and last activity (ms),
         most recently active first."""
 

@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from swan_server.api.common import services
 from swan_server.entities import User
-from swan_server.errors import SwanError
+from swan_server.errors import UNAUTHENTICATED, SwanError
+from swan_server.services import access
 
 log = logging.getLogger("swan.swanlab")
 bp = Blueprint("swanlab", __name__, url_prefix="/api")
@@ -61,9 +62,14 @@ def base_url() -> str:
 
 @bp.before_request
 def _authenticate():
+    """The SwanLab routes always act as a user (the SDK logs in, with or without `--auth`): the
+    app-wide hook (swan_server.auth) identified it from the `sid` cookie or an API key."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    g.swan_user = swanlab().authenticate(request.cookies.get("sid"), request.headers.get("authorization"))
+    principal = access.current()
+    if principal.user is None:
+        raise SwanError("Not logged in", UNAUTHENTICATED)
+    g.swan_user = principal.user
     return None
 
 

@@ -167,7 +167,7 @@ def list_artifacts(run_id):
 
 @bp.route("/runs/<run_id>/artifacts/<anypath:path>", methods=("PUT",))
 def upload_artifact(run_id, path):
-    target = services().native.artifact_path(run_id, path)
+    target = services().native.artifact_path(run_id, path, write=True)
     size = services().artifact_store.write(target, UploadBody())
     return reply({"path": path, "size": size})
 

@@ -17,6 +17,7 @@ from swan_server import __version__ as swan_version
 from swan_server.api.common import services
 from swan_server.api.v1 import bp
 from swan_server.entities import User
+from swan_server.services import access
 from swan_server.errors import (
     BAD_REQUEST,
     ENDPOINT_NOT_FOUND,
@@ -151,20 +152,16 @@ def arg_str(name: str, default=None):
 
 
 def current_user() -> User | None:
-    """The user whose API key came with the request (`Authorization: Bearer <key>`), or None."""
+    """The user the request's credentials belong to (an API key, or the dashboard's session), or
+    None when none were sent (only possible with authentication off)."""
     return g.get("swan_v1_user")
 
 
 # -- hooks --------------------------------------------------------------------------------------
 @bp.before_request
 def _identify():
-    header = request.headers.get("Authorization")
-    g.swan_v1_user = None
-    if header:
-        scheme, _, key = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise SwanError("Authorization must be 'Bearer <api key>'", "UNAUTHENTICATED")
-        g.swan_v1_user = services().identity.authenticate_key(key.strip())
+    # The app-wide hook (swan_server.auth) checked the credentials; None when none were sent.
+    g.swan_v1_user = access.current().user
     return None
 
 

@@ -3,6 +3,7 @@
 from swan_server.store.abstract import (
     BatchStore, DashboardStore, IdentityStore, ModelStore, RunDocumentStore, TrackingStore,
 )
+from swan_server.store.sql.access import AccessMixin
 from swan_server.store.sql.batches import BatchWritesMixin
 from swan_server.store.sql.columns import ColumnsMixin
 from swan_server.store.sql.dashboard import DashboardMixin
@@ -27,7 +28,7 @@ from swan_server.store.sql.users import UsersMixin
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,
-                       RollupsMixin, RetentionMixin, TransferMixin, DashboardMixin,
+                       RollupsMixin, RetentionMixin, TransferMixin, DashboardMixin, AccessMixin,
                        TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore):
     pass
 

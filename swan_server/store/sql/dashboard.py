@@ -34,7 +34,7 @@ def _num(value, is_nan=False):
 
 class DashboardMixin(SqlStoreBase):
     # -- projects ---------------------------------------------------------------------------------
-    def project_overview(self, name_contains=None, limit=500):
+    def project_overview(self, name_contains=None, limit=500, workspace_ids=None):
         runs = (
             select(
                 R.c.project_id,
@@ -55,6 +55,8 @@ class DashboardMixin(SqlStoreBase):
         )
         if name_contains:
             query = query.where(func.lower(PJ.c.name).contains(name_contains.lower(), autoescape=True))
+        if workspace_ids is not None:  # only the workspaces the caller may read
+            query = query.where(PJ.c.workspace_id.in_(list(workspace_ids)))
         with self.read() as conn:
             rows = conn.execute(query.limit(limit)).all()
         out = []

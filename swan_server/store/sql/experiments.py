@@ -88,12 +88,14 @@ class ExperimentsMixin(SqlStoreBase):
             row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
             return None if row is None else self._to_experiment(conn, row)
 
-    def search_experiments(self, view_type, max_results, filter_string, order_by, page_token):
+    def search_experiments(self, view_type, max_results, filter_string, order_by, page_token, workspace_ids=None):
         comparisons = parse_experiment_filter(filter_string)
         orders = parse_experiment_order_by(order_by)
         offset = page_offset(page_token)
         p = t.projects
         query = select(p)
+        if workspace_ids is not None:  # only the workspaces the caller may read
+            query = query.where(p.c.workspace_id.in_(list(workspace_ids)))
         cond = lifecycle_condition(p.c.lifecycle_stage, view_type)
         if cond is not None:
             query = query.where(cond)
