@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MEDIA_KINDS = ("image", "audio", "video", "text", "echarts", "object3d", "molecule", "html", "file", "table")
+MEDIA_KINDS = (
+    "image", "audio", "video", "text", "echarts", "object3d", "molecule", "html", "file", "table", "histogram",
+)
 LOG_LEVELS = ("INFO", "WARN", "ERROR", "DEBUG")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from swan_server.api.common import services
 from swan_server.api.v1 import bp
 from swan_server.api.v1.wire import error_responses, json_body, reply
+from swan_server.records import MEDIA_KINDS
 from swan_server.services.native import (
     MAX_LINES_PER_BATCH,
     MAX_MEDIA_PER_BATCH,
@@ -91,8 +92,7 @@ SPEC = {
                     "key": {"type": "string"},
                     "step": {"type": "integer", "format": "int64", "default": 0},
                     "seq": {"type": "integer", "default": 0, "description": "Position within the step"},
-                    "kind": {"type": "string", "enum": ["image", "audio", "video", "text", "echarts", "object3d",
-                                                        "molecule", "html", "file", "table"]},
+                    "kind": {"type": "string", "enum": list(MEDIA_KINDS)},
                     "path": {"type": "string", "description": "Relative to the run's artifact root"},
                     "caption": {"type": "string", "nullable": True},
                     "timestamp": {"type": "integer", "format": "int64"},
