@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 from swan_server.config import Settings
@@ -29,7 +31,18 @@ class _Gunicorn(BaseApplication):
         from swan_server.services.container import Services
 
         # The schema was upgraded once by the launcher; workers only connect.
-        return create_app(self.settings, Services.build(self.settings, migrate=False))
+        app = create_app(self.settings, Services.build(self.settings, migrate=False))
+        tune_gc()
+        return app
+
+
+def tune_gc() -> None:
+    """Ingestion builds a tuple per point; with the default thresholds the cyclic collector runs
+    every 700 allocations and costs ~30% of a 100k-point batch. Requests create few reference
+    cycles, so collect young objects less often, and keep the long-lived objects loaded at start
+    (modules, the app, SQLAlchemy's caches) out of every full collection."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None:
