@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -127,6 +128,35 @@ def test_web_links_the_sdk_prints_redirect_to_the_dashboard(server, sl, mlflow_c
     for path in (f"/@admin/{_name()}", f"/@admin/{_name()}/runs/{cuid}", f"/@admin/{other}/runs/{cuid}",
                  f"/@admin/{project}/runs/nope", f"/@nobody/{project}"):
         assert requests.get(server.url + path, allow_redirects=False, timeout=60).status_code == 404, path
+
+
+def test_web_links_follow_the_access_policy(tmp_path):
+    """With --auth a link needs credentials, and a user who may not read the workspace gets a 404
+    (not even the project's id)."""
+    srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
+    try:
+        env = {**os.environ, "SWAN_HOME": str(srv.home)}
+        keys = {}
+        for name in ("owner", "outsider"):
+            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
+                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
+                                 text=True, check=True)
+            keys[name] = out.stdout.strip().splitlines()[-1]
+        sl = SwanLabHttp(srv.url, keys["owner"])
+        project, cuid = _name(), _name("c")
+        pid = sl.project(project, workspace="owner")["cuid"]
+        assert sl.experiment(project, cuid, workspace="owner").status_code == 201
+        link = f"{srv.url}/@owner/{project}"
+        assert requests.get(link, allow_redirects=False, timeout=60).status_code == 401
+        for path in (link, f"{link}/runs/{cuid}"):
+            resp = requests.get(path, headers={"Authorization": f"Bearer {keys['outsider']}"}, allow_redirects=False,
+                                timeout=60)
+            assert resp.status_code == 404, (path, resp.status_code, resp.text[:200])
+        resp = requests.get(link, headers={"Authorization": f"Bearer {keys['owner']}"}, allow_redirects=False,
+                            timeout=60)
+        assert resp.status_code == 302 and resp.headers["Location"] == f"/projects/{pid}"
+    finally:
+        srv.stop()
 
 
 def test_unknown_things_are_404_not_500(sl):

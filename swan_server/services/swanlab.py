@@ -291,8 +291,11 @@ class SwanLabService:
     def web_path(self, workspace: str, project: str, cuid: str | None = None) -> str | None:
         """The dashboard page behind a SwanLab web link, `/@<workspace>/<project>[/runs/<slug>]` (what
         the SDK prints as "View run at"): `/projects/<id>` or `/runs/<run_id>`; None when there is
-        no such project, or no such experiment in it."""
+        no such project, or no such experiment in it, or the caller may not read it."""
         try:
+            if not self.access.is_admin():
+                ws_id = self.store.workspace_id_by_name(workspace)
+                self.access.check_workspace(ws_id, False, f"workspace '{workspace}'")
             found = self._project(workspace, self.check_project_name(project))
             if found is None:
                 return None

@@ -20,7 +20,7 @@ EPILOGUE_PRINT = f"\nimport json as _json\nprint({RESULT!r} + _json.dumps(result
 def recipe(name: str) -> str:
     """The python block under `<!-- recipe: NAME -->` in docs/INTEGRATIONS.md."""
     text = DOC.read_text()
-    m = re.search(r"<!-- recipe: " + re.escape(name) + r" -->\s*```python\n(.*?)```", text, re.S)
+    m = re.search(r"<!-- recipe: " + re.escape(name) + r" -->\s*```python\n(.*?)```", text, re.DOTALL)
     assert m, f"no recipe {name!r} in {DOC}"
     return m.group(1)
 

@@ -62,7 +62,7 @@ def test_sklearn_autolog_model_is_logged_and_loads_back(sklearn_run, mlflow_clie
     # the model's metrics are the run's training metrics, tied to the dataset they were computed on
     by_key = {m.key: m for m in model.metrics}
     assert by_key["training_accuracy_score"].value == pytest.approx(sklearn_run["accuracy"])
-    train_input = [d for d in run.inputs.dataset_inputs if d.tags[0].value == "train"][0]
+    (train_input,) = [d for d in run.inputs.dataset_inputs if d.tags[0].value == "train"]
     assert by_key["training_accuracy_score"].dataset_digest == train_input.dataset.digest
     files = {f.path for f in mlflow_client.list_logged_model_artifacts(model.model_id)}
     assert {"MLmodel", "model.pkl", "requirements.txt"} <= files, files
