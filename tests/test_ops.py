@@ -152,14 +152,16 @@ def test_export_import_round_trip_into_fresh_postgresql(source, tmp_path, monkey
     srv, name = source["server"], source["name"]
     src_client = MlflowClient(srv.url)
     before = _snapshot(src_client, name)
-    assert len(before["runs"]) == 6  # 3 runs, a child, a deleted run, the SwanLab run
+    # 3 runs, a child, a deleted run, the SwanLab run
+    assert len(before["runs"]) == 6, {r: (v["info"], sorted(v["metrics"])) for r, v in before["runs"].items()}
 
     out = tmp_path / "export"
     proc = swan("export", name, str(out), "--backend-store-uri", srv.backend_store_uri,
                 "--artifacts-destination", srv.artifacts_destination)
     assert "Exported project" in proc.stdout
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"]["runs"] == 6 and manifest["counts"]["metric_points"] == 3 * 1514 + 1 + 50
+    assert manifest["counts"]["runs"] == 6 and manifest["counts"]["metric_points"] == 3 * 1514 + 1 + 50, \
+        (manifest["counts"], {r: sorted(v["histories"]) for r, v in before["runs"].items()})
     assert any(f["path"].startswith("points/") for f in manifest["files"])
     assert any(f["path"].startswith("artifacts/") for f in manifest["files"])
 

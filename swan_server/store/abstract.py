@@ -476,3 +476,57 @@ class ModelStore(ABC):
 
     @abstractmethod
     def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None: ...
+
+
+class MaintenanceStore(ABC):
+    """Operations: retention (`swan gc`), moving a project between servers (`swan export` /
+    `swan import swan`), and the stored totals `/metrics` reports. A points store of its own (a
+    columnar engine) would implement the points half: `export_points`, `import_points` and the
+    points of `purge_run`."""
+
+    @abstractmethod
+    def gc_candidates(self, deleted_before: int, run_ids: list[str] | None = None,
+                      experiment_ids: list[str] | None = None) -> tuple[list, list]:
+        """(projects, runs) to purge: deleted at or before `deleted_before` (ms), or exactly the
+        given deleted runs / projects (INVALID_PARAMETER_VALUE for one that is not deleted)."""
+
+    @abstractmethod
+    def purge_run(self, run_id: str) -> int:
+        """Delete a run and every row under it in one transaction; returns the points removed."""
+
+    @abstractmethod
+    def purge_project(self, project_id: int) -> None:
+        """Delete a project with its remaining runs, logged models, traces, datasets, tags, columns."""
+
+    @abstractmethod
+    def purge_housekeeping(self, batch_keys_before: int, now: int) -> tuple[int, int]:
+        """Forget old batch idempotency keys and expired sessions; returns (keys, sessions)."""
+
+    @abstractmethod
+    def server_totals(self) -> dict:
+        """{"projects": {stage: n}, "runs": {(stage, status): n}, "series": n, "points": n}."""
+
+    @abstractmethod
+    def find_project(self, name_or_id: str):
+        """The project named so, else numbered so; RESOURCE_DOES_NOT_EXIST."""
+
+    @abstractmethod
+    def export_rows(self, project_pk: int):
+        """(table name, rows) pieces of every table of a project, parents first, with natural keys
+        (run ids, dataset/model/trace ids, registry names) in place of the server's own ids."""
+
+    @abstractmethod
+    def export_points(self, project_pk: int):
+        """(run id, key, [(step, timestamp, stored value, is_nan), ...]) pieces, each series in order."""
+
+    @abstractmethod
+    def import_project(self, row: dict, ctx) -> tuple[int, bool]:
+        """Find by name or create the project of an export; returns (its id, created)."""
+
+    @abstractmethod
+    def import_rows(self, name: str, rows: list[dict], ctx) -> None:
+        """Insert-or-skip a piece of an exported table in one transaction, extending `ctx`'s key maps."""
+
+    @abstractmethod
+    def import_points(self, run_id: str, key: str, points: list[tuple], ctx) -> int:
+        """Insert-or-skip points of one series; returns how many were new."""

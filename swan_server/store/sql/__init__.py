@@ -1,7 +1,7 @@
 """The SQLAlchemy tracking store: one implementation for SQLite, PostgreSQL and MySQL."""
 
 from swan_server.store.abstract import (
-    BatchStore, DashboardStore, IdentityStore, ModelStore, RunDocumentStore, TrackingStore,
+    BatchStore, DashboardStore, IdentityStore, MaintenanceStore, ModelStore, RunDocumentStore, TrackingStore,
 )
 from swan_server.store.sql.access import AccessMixin
 from swan_server.store.sql.batches import BatchWritesMixin
@@ -29,7 +29,8 @@ class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixi
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,
                        RollupsMixin, RetentionMixin, TransferMixin, DashboardMixin, AccessMixin,
-                       TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore):
+                       TrackingStore, IdentityStore, RunDocumentStore, ModelStore, BatchStore, DashboardStore,
+                       MaintenanceStore):
     pass
 
 
