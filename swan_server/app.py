@@ -57,15 +57,41 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+# Unread request bodies up to this size are read (and dropped) before an early answer goes out.
+DRAIN_LIMIT = 16 * 1024 * 1024
+
+
 def _close_if_body_unread(response: Response) -> Response:
-    """A response sent before the request body was read (an early 4xx, an unknown route) closes
-    the connection: otherwise the WSGI server has to skip the rest of the body itself, and
-    gunicorn can take the client's next request for part of it and stall the keep-alive
-    connection until its timeout."""
+    """A response sent before the request body was read (an early 4xx such as a 401 or 403, an
+    unknown route) must not leave the body on the connection: otherwise the WSGI server skips it
+    after the answer went out, and gunicorn (26) can read the client's next request into its
+    buffer while doing so and stall the keep-alive connection until its timeout. gunicorn also
+    ignores an application's `Connection: close`, so a body of up to DRAIN_LIMIT bytes is read
+    and dropped here, before answering; a larger one is left to gunicorn, which gives up after
+    64 KiB and closes the connection."""
     has_body = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if has_body and not request.environ.get(BODY_CONSUMED) and not getattr(request.stream, "is_exhausted", False):
         response.headers["Connection"] = "close"
+        _drain_body()
     return response
+
+
+def _drain_body() -> None:
+    length = request.content_length
+    if length is not None and length > DRAIN_LIMIT:
+        return
+    from werkzeug.wsgi import get_input_stream
+
+    try:
+        stream = get_input_stream(request.environ, safe_fallback=True, max_content_length=None)
+        left = DRAIN_LIMIT
+        while left > 0:
+            chunk = stream.read(min(1 << 16, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except Exception:  # a client that went away: nothing to keep alive
+        pass
 
 
 def _is_api_path(path: str) -> bool:
