@@ -229,3 +229,17 @@ def test_assets_are_cached_and_api_is_not_shadowed(ui_server):
     assert requests.get(srv.url + "/api/v1/nope", headers={"Accept": "text/html"}).status_code == 404
     assert requests.get(srv.url + "/health").text == "OK"
     assert json.loads(requests.get(srv.url + "/api/v1/projects/overview").text)["projects"]
+
+
+def test_links_printed_by_the_mlflow_client_open_the_run_and_project(ui_server, browser):
+    srv, data = ui_server
+    page, problems = _page(browser)
+    rid = data["runs"]["vit-small"]
+    page.goto(f"{srv.url}/#/experiments/{data['project']}/runs/{rid}")
+    _wait_url(page, f"^/runs/{rid}$")
+    page.get_by_role("heading", name="vit-small").wait_for()
+    page.goto(f"{srv.url}/#/experiments/{data['project']}")
+    _wait_url(page, f"^/projects/{data['project']}$")
+    page.get_by_role("link", name="resnet-spiky").wait_for()
+    assert not problems, problems
+    page.close()

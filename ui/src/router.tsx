@@ -2,6 +2,13 @@
  * be shared as a link. */
 import { useEffect, useState } from "preact/hooks";
 
+// Links printed by the MLflow client (`<host>/#/experiments/<id>/runs/<run_id>`) carry their
+// target in the hash, which never reaches the server: translate them to our own routes.
+const mlflowLink = /^#\/experiments\/(\d+)(?:\/runs\/([0-9a-f]{32}))?/.exec(window.location.hash);
+if (mlflowLink) {
+  history.replaceState(null, "", mlflowLink[2] ? `/runs/${mlflowLink[2]}` : `/projects/${mlflowLink[1]}`);
+}
+
 type Listener = () => void;
 const listeners = new Set<Listener>();
 window.addEventListener("popstate", () => listeners.forEach((l) => l()));
