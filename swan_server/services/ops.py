@@ -34,6 +34,11 @@ FORMAT = "swan-export"
 FORMAT_VERSION = 1
 PROXY = "mlflow-artifacts:"
 ROWS_PER_FILE = 200_000
+# Columns that hold artifact locations (whose files the export carries).
+_URI_COLUMNS = {
+    "projects": ("artifact_location",), "runs": ("artifact_uri",), "logged_models": ("artifact_location",),
+    "model_versions": ("source", "storage_location"),
+}
 POINTS_PER_FILE = 1_000_000
 
 Echo = Callable[[str], None]
@@ -199,7 +204,7 @@ class Exporter:
             writer = writers.get(name) or writers.setdefault(name, _Chunked(out, "tables", name, ROWS_PER_FILE, files))
             for r in rows:
                 writer.write(orjson.dumps(r))
-                for key in ("artifact_uri", "artifact_location", "storage_location", "source"):
+                for key in _URI_COLUMNS.get(name, ()):
                     if isinstance(r.get(key), str):
                         uris.add(r[key])
                 if name == "trace_tags" and r.get("key") == "mlflow.artifactLocation":
@@ -218,21 +223,17 @@ class Exporter:
         counts["metric_points"] = n_points
         echo(f"metric points: {n_points}")
 
-        # The artifact tree: the project's root, plus any location outside it that this server serves.
-        root_uri = row.artifact_location.rstrip("/")
-        root = proxy_path(root_uri)
+        # The artifact tree under the project's root. Locations outside it (a custom experiment
+        # location, a registered model's version from another project) are listed, not copied.
+        root = proxy_path(row.artifact_location.rstrip("/"))
         roots = [root] if root else []
         external = []
         for uri in sorted(uris):
             if uri.startswith(("runs:/", "models:/")):
                 continue
             path = proxy_path(uri)
-            if path is None:
-                if "://" in uri or uri.startswith("/"):
-                    external.append(uri)
-                continue
-            if not any(path == r or path.startswith(r + "/") for r in roots):
-                roots.append(path)
+            if path is None or not root or not (path == root or path.startswith(root + "/")):
+                external.append(uri)
         n_files = n_bytes = 0
         for base in roots:
             for rel, size in self._walk(base):
