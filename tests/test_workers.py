@@ -178,3 +178,36 @@ def test_bucket_outage_gives_503_and_the_retry_lands(tmp_path, moto_s3):
     finally:
         srv.stop()
         proxy.close()
+
+
+def test_several_servers_starting_at_once_on_a_new_database(tmp_path):
+    """Servers on several hosts sharing one new PostgreSQL database start together: every one of
+    them upgrades the schema and sets up the admin user without tripping over the others."""
+    db = TempDatabase("postgresql").create()
+    servers = [LiveServer(tmp_path / f"host{i}", backend_store_uri=db.uri) for i in range(4)]
+    try:
+        import threading
+
+        errors = []
+
+        def start(srv):
+            try:
+                srv.start(timeout=120)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(str(exc)[-2000:])
+
+        threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(180)
+        assert not errors, errors
+        for srv in servers:
+            assert requests.get(srv.url + "/health", timeout=10).status_code == 200
+        exp = _experiment(servers[0].url)  # and they share the data
+        got = requests.get(servers[3].url + "/api/2.0/mlflow/experiments/get", params={"experiment_id": exp}, timeout=10)
+        assert got.status_code == 200
+    finally:
+        for srv in servers:
+            srv.stop()
+        db.drop()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -92,11 +93,40 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to `revision`."""
-    if engine.dialect.name in ("mysql", "mariadb"):
-        _mysql_binary_collation(engine)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
+    """Create or upgrade the schema to `revision`. Servers that start together on one database
+    take turns (a database-wide lock): the first upgrades, the others find the schema current."""
+    with _schema_lock(engine):
+        if engine.dialect.name in ("mysql", "mariadb"):
+            _mysql_binary_collation(engine)
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+
+
+# pg_advisory_lock key / MySQL GET_LOCK name of schema upgrades ("SWAN" in ASCII).
+SCHEMA_LOCK_KEY = 0x5357414E
+SCHEMA_LOCK_NAME = "swan_schema_upgrade"
+
+
+@contextmanager
+def _schema_lock(engine: Engine):
+    dialect = engine.dialect.name
+    if dialect not in ("postgresql", "mysql", "mariadb"):
+        yield  # SQLite: one file, one writer at a time already
+        return
+    with engine.connect() as conn:
+        if dialect == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({SCHEMA_LOCK_KEY})")
+        else:
+            conn.exec_driver_sql(f"SELECT GET_LOCK('{SCHEMA_LOCK_NAME}', 600)")
+        conn.commit()
+        try:
+            yield
+        finally:
+            if dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({SCHEMA_LOCK_KEY})")
+            else:
+                conn.exec_driver_sql(f"SELECT RELEASE_LOCK('{SCHEMA_LOCK_NAME}')")
+            conn.commit()
 
 
 def _mysql_binary_collation(engine: Engine) -> None:

@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 from swan_server.entities import ROLES, User
-from swan_server.errors import UNAUTHENTICATED, SwanError, invalid
+from swan_server.errors import RESOURCE_ALREADY_EXISTS, UNAUTHENTICATED, SwanError, invalid
 from swan_server.store.sql.base import now_ms
 
 ADMIN_USER = "admin"
@@ -96,7 +96,12 @@ class IdentityService:
         env_key = os.environ.get("SWAN_ADMIN_API_KEY")
         admin = self.store.get_user(ADMIN_USER)
         if admin is None:
-            admin = self.store.create_user(ADMIN_USER, "admin", "Administrator")
+            try:
+                admin = self.store.create_user(ADMIN_USER, "admin", "Administrator")
+            except SwanError as exc:  # another server starting on the same database made it first
+                admin = self.store.get_user(ADMIN_USER)
+                if exc.error_code != RESOURCE_ALREADY_EXISTS or admin is None:
+                    raise
         if env_key:
             if self.store.user_by_key_hash(hash_secret(env_key)) is None:
                 self.add_key(admin, "from SWAN_ADMIN_API_KEY", env_key)
