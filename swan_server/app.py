@@ -31,6 +31,9 @@ class AnyPathConverter(PathConverter):
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("swan_server", static_folder=None)
+    from swan_server.limits import SwanRequest
+
+    app.request_class = SwanRequest  # chunked bodies over the limit are a 413, not cut short
     # A doubled slash must reach the views (which refuse absolute artifact paths with a 400)
     # instead of being merged and redirected to a different path.
     app.url_map.merge_slashes = False
@@ -70,10 +73,17 @@ def _close_if_body_unread(response: Response) -> Response:
     and dropped here, before answering; a larger one is left to gunicorn, which gives up after
     64 KiB and closes the connection."""
     has_body = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if has_body and not request.environ.get(BODY_CONSUMED) and not getattr(request.stream, "is_exhausted", False):
+    if has_body and not request.environ.get(BODY_CONSUMED) and not _stream_exhausted():
         response.headers["Connection"] = "close"
         _drain_body()
     return response
+
+
+def _stream_exhausted() -> bool:
+    try:
+        return bool(getattr(request.stream, "is_exhausted", False))
+    except RequestEntityTooLarge:  # a body over the limit: Werkzeug refuses to even wrap it
+        return False
 
 
 def _drain_body() -> None:
@@ -113,6 +123,17 @@ def _register_error_handlers(app: Flask) -> None:
             return page
         if not _is_api_path(request.path):
             return exc
+        if request.path.startswith("/api/v1/"):
+            # A path no /api/v1 rule matches at all (e.g. one with a newline in it) still gets
+            # /api/v1's error format.
+            from swan_server.api.v1.wire import _http_error as v1_http_error
+
+            return v1_http_error(exc)
+        if request.path.startswith("/api/") and not request.path.startswith(("/api/2.0/", "/api/3.0/")):
+            # ... and the SwanLab face's routes (everything else under /api) SwanLab's.
+            from swan_server.api.swanlab.common import _http_error as swanlab_http_error
+
+            return swanlab_http_error(exc)
         if exc.code == 404:
             return error_response(ENDPOINT_NOT_FOUND, f"No such endpoint: {request.method} {request.path}", 404)
         if exc.code == 405:
