@@ -361,3 +361,20 @@ def test_non_loopback_bind_without_auth_warns(tmp_path):
     out, err = _server_output(tmp_path / "local", "--host", "127.0.0.1")
     assert "WARNING" not in err
 
+
+
+def test_browser_links_lead_to_the_login_page(tmp_path):
+    """A page outside the APIs (such as the run links the SwanLab SDK prints) sends a browser
+    without a session to the dashboard's login, which brings it back afterwards."""
+    from swan_server.app import create_app
+    from swan_server.config import Settings
+
+    app = create_app(Settings(backend_store_uri=f"sqlite:///{tmp_path / 'x.db'}",
+                              artifacts_destination=str(tmp_path / "a"), auth=True))
+    app.add_url_rule("/@<ws>/<project>", "page_probe", lambda ws, project: "the page")
+    client = app.test_client()
+    r = client.get("/@alice/mnist?x=1", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert r.status_code == 302 and r.headers["Location"] == "/?next=/%40alice/mnist%3Fx%3D1"
+    assert client.get("/@alice/mnist").status_code == 401  # not a browser: the API answer
+    r = client.get("/api/v1/me", headers={"Accept": "text/html"})
+    assert r.status_code == 401 and r.json["error"]["code"] == "UNAUTHENTICATED"

@@ -82,6 +82,16 @@ def test_login_browse_logout(auth, browser):
     page.get_by_role("alert").wait_for()
     assert "no access" in page.get_by_role("alert").inner_text()
 
+    # a link followed without a session: log in, and land where it pointed
+    page.goto(auth.url + "/")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_test_id("login").wait_for()
+    page.goto(auth.url + f"/?next=/runs/{run['run_id']}")
+    page.get_by_label("API key").fill(auth.keys["member"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_function("location.pathname.startsWith('/runs/')")
+    page.wait_for_function("document.querySelectorAll('.chart[data-state=drawn]').length >= 1", timeout=30_000)
+
     page.goto(auth.url + "/")
     page.get_by_role("button", name="Log out").click()
     page.get_by_test_id("login").wait_for()

@@ -27,7 +27,7 @@ import base64
 import binascii
 import hmac
 
-from flask import Flask, g, request
+from flask import Flask, g, redirect, request
 
 from swan_server.errors import PERMISSION_DENIED, UNAUTHENTICATED, SwanError
 from swan_server.services import access
@@ -49,6 +49,10 @@ PUBLIC_ENDPOINTS = frozenset({
 })
 
 ANONYMOUS_ADMIN = Principal(None, "admin", "anonymous")
+
+
+def _is_page(path: str) -> bool:
+    return not path.startswith(("/api/", "/ajax-api/", "/get-artifact", "/v1/", "/metrics", "/version", "/health"))
 
 
 def _unauthenticated(message: str) -> SwanError:
@@ -127,7 +131,18 @@ def register(app: Flask) -> None:
             # Unknown paths fall through to their 404 (or the dashboard's page).
             access.set_current(None if request.url_rule is None else (NOBODY if auth_enabled else ANONYMOUS_ADMIN))
             return None
-        access.set_current(resolve(services, auth_enabled))
+        try:
+            access.set_current(resolve(services, auth_enabled))
+        except SwanError as exc:
+            if (exc.error_code == UNAUTHENTICATED and request.method == "GET" and _is_page(request.path)
+                    and "text/html" in request.headers.get("Accept", "")):
+                # A browser following a link (e.g. the run link the SwanLab SDK prints) goes to the
+                # dashboard's login page, and back here once logged in.
+                from urllib.parse import quote
+
+                target = request.full_path if request.query_string else request.path
+                return redirect("/?next=" + quote(target, safe="/"), code=302)
+            raise
         return None
 
     @app.after_request

@@ -201,10 +201,10 @@ class AccessPolicy:
         if current().is_admin:
             return
         ids = [str(e) for e in experiment_ids if e is not None]
-        found = self.store.workspaces_of_projects(ids)
-        for exp_id in ids:
-            if exp_id in found:
-                self.check_workspace(found[exp_id], write, f"project {exp_id}")
+        # Every project the database matched is checked (not only exact spellings of the ids:
+        # `07` or ` 7` name project 7 too).
+        for exp_id, ws in self.store.workspaces_of_projects(ids).items():
+            self.check_workspace(ws, write, f"project {exp_id}")
 
     def run(self, run_id, write: bool = False) -> None:
         if current().is_admin:
@@ -215,12 +215,13 @@ class AccessPolicy:
         if current().is_admin:
             return
         ids = [r for r in run_ids if isinstance(r, str)]
-        found = self.store.workspaces_of_runs(ids)
+        # Every run the database matched is checked, however the id was spelled (MySQL compares
+        # case-insensitively and ignores trailing spaces).
         checked: set[int] = set()
-        for run_id in ids:
-            if run_id in found and found[run_id][1] not in checked:
-                self.check_workspace(found[run_id][1], write, f"the project of run {run_id}")
-                checked.add(found[run_id][1])
+        for run_id, (_exp, ws) in self.store.workspaces_of_runs(ids).items():
+            if ws not in checked:
+                self.check_workspace(ws, write, f"the project of run {run_id}")
+                checked.add(ws)
 
     def artifact_path(self, path: str, write: bool = False) -> None:
         """A path under the artifacts destination (the proxied `mlflow-artifacts` routes): the

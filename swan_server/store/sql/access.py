@@ -35,7 +35,7 @@ class AccessMixin(SqlStoreBase):
         ids = {}
         for e in experiment_ids:
             try:
-                ids[parse_experiment_id(e)] = str(e)
+                ids[parse_experiment_id(str(e).strip())] = str(e)
             except Exception:
                 continue
         out: dict[str, int] = {}

@@ -16,6 +16,12 @@ export function Login({ onDone }: { onDone: () => void }) {
     try {
       await postJson("/api/v1/auth/login", { api_key: key.trim() });
       setKey("");
+      // back to the page a link led to (only a path on this server)
+      const next = new URLSearchParams(window.location.search).get("next");
+      if (next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\")) {
+        window.location.assign(next);
+        return;
+      }
       onDone();
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0;
