@@ -49,6 +49,12 @@ class AuthServer:
     server: LiveServer
     keys: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    database: object | None = None  # tests.databases.TempDatabase on PostgreSQL / MariaDB
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.database is not None:
+            self.database.drop()
 
     @property
     def url(self) -> str:
@@ -68,9 +74,16 @@ class AuthServer:
 
 
 def start_auth_server(home: Path, extra_env: dict | None = None, **kw) -> AuthServer:
+    """On the back end the suite runs on (SWAN_TEST_BACKEND: a fresh database of its own)."""
+    from tests.databases import TempDatabase, selected_backend
+
     env = {"SWAN_AUTH": "true", "SWAN_LOGIN_MAX_FAILURES": "100000", **(extra_env or {})}
+    database = None
+    if selected_backend() != "sqlite" and "backend_store_uri" not in kw:
+        database = TempDatabase(selected_backend()).create()
+        kw["backend_store_uri"] = database.uri
     srv = LiveServer(home, extra_env=env, **kw).start()
-    auth = AuthServer(srv)
+    auth = AuthServer(srv, database=database)
     auth.keys["admin"] = (srv.home / "admin_api_key").read_text().strip()
     auth.names["admin"] = "admin"
     suffix = uuid.uuid4().hex[:6]

@@ -66,7 +66,7 @@ def env(tmp_path_factory):
            "artifacts": Path(auth.server.artifacts_destination)}
     ctx["before"] = _outside_snapshot(ctx)
     yield ctx
-    auth.server.stop()
+    auth.stop()
 
 
 def _outside_snapshot(ctx) -> dict:

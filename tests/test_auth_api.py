@@ -27,7 +27,7 @@ def auth(tmp_path_factory):
     a = start_auth_server(tmp_path_factory.mktemp("auth-api"),
                           extra_env={"SWAN_ACCESS_LOG": "1", "SWAN_LOG_FORMAT": "json"})
     yield a
-    a.server.stop()
+    a.stop()
 
 
 def _client(auth, role) -> Client:
@@ -309,7 +309,7 @@ def test_failed_logins_are_rate_limited_across_workers(tmp_path):
         assert status == 429 and int(headers["Retry-After"]) >= 1
         assert _get_from("127.0.0.9", port, "/api/v1/me", bearer(limited.keys["viewer"]))[0] == 200
     finally:
-        limited.server.stop()
+        limited.stop()
 
 
 # -- authentication off --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ API = "/api/2.0/mlflow"
 def auth(tmp_path_factory):
     a = start_auth_server(tmp_path_factory.mktemp("auth-mlflow"))
     yield a
-    a.server.stop()
+    a.stop()
 
 
 def _name(prefix="exp"):

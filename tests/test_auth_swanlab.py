@@ -18,7 +18,7 @@ from tests.swanlab_support import SwanLabHttp, run_script, sdk_env
 def auth(tmp_path_factory):
     a = start_auth_server(tmp_path_factory.mktemp("auth-swanlab"))
     yield a
-    a.server.stop()
+    a.stop()
 
 
 def _sdk_run(auth, tmp_path, role, project, workspace=None, check=True):

@@ -17,7 +17,7 @@ from tests.test_ui import ARTIFACTS, CHROMIUM_ARGS
 def auth(tmp_path_factory):
     a = start_auth_server(tmp_path_factory.mktemp("auth-ui"))
     yield a
-    a.server.stop()
+    a.stop()
 
 
 @pytest.fixture(scope="module")
