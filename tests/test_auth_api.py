@@ -331,25 +331,35 @@ def test_without_auth_anonymous_is_admin_but_presented_keys_count(server, unique
 
 
 def _server_output(tmp_path, *extra) -> tuple[str, str]:
+    """Start `swan server` with these options until it is healthy, stop it; (stdout, stderr)."""
+    import signal
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "SWAN_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "swan_client.cli", "server", "--port", str(port), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-    finally:
-        import signal
-
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    return out, err
+    out_path, err_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "swan_client.cli", "server", "--port", str(port), *extra],
+                                env=env, stdout=out, stderr=err, start_new_session=True)
+        healthy = False
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and proc.poll() is None and not healthy:
+                try:
+                    healthy = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+                except requests.RequestException:
+                    pass
+                time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+    assert healthy, err_path.read_text()[-3000:]
+    return out_path.read_text(), err_path.read_text()
 
 
 def test_non_loopback_bind_without_auth_warns(tmp_path):
