@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 LOG_FORMATS = ("text", "json")
@@ -115,18 +116,23 @@ def worker_exited(pid: int) -> None:
 
 
 _METRICS = None
+_METRICS_LOCK = threading.Lock()
 
 
 def _metrics():
+    """The request metrics, created once per process (the first requests of a threaded worker
+    arrive together, and registering a metric twice is an error)."""
     global _METRICS
     if _METRICS is None:
-        from prometheus_client import Counter, Histogram
+        with _METRICS_LOCK:
+            if _METRICS is None:
+                from prometheus_client import Counter, Histogram
 
-        _METRICS = (
-            Counter("swan_http_requests", "HTTP requests answered", ["method", "route", "status"]),
-            Histogram("swan_http_request_duration_seconds", "Time to answer an HTTP request", ["route"],
-                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)),
-        )
+                _METRICS = (
+                    Counter("swan_http_requests", "HTTP requests answered", ["method", "route", "status"]),
+                    Histogram("swan_http_request_duration_seconds", "Time to answer an HTTP request", ["route"],
+                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)),
+                )
     return _METRICS
 
 
