@@ -28,7 +28,7 @@ import math
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, false, func, or_, select, tuple_
+from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
@@ -425,7 +425,8 @@ class RollupsMixin(SqlStoreBase):
             self._read_raw(conn, sid, [P.c.step.between(a, b)], lambda step, ts, agg: out.add(step, agg), out)
             return
         base = (a // width) * width
-        bucket = ((P.c.step - base) // width).label("bucket")
+        # MySQL computes the floor division as a DECIMAL: cast it back to an integer.
+        bucket = cast((P.c.step - base) // width, BigInteger).label("bucket")
         real = P.c.is_nan == false()
         where = and_(P.c.series_id == sid, P.c.step.between(a, b))
         groups = conn.execute(
