@@ -495,47 +495,10 @@ class _State:
         self.partial.clear()
 
     def summary_update(self, s):
-        for item in s.update:
-            path = list(item.nested_key) or [item.key]
-            try:
-                val = json.loads(item.value_json)
-            except ValueError:
-                continue
-            d = self.summary
-            for p in path[:-1]:
-                nxt = d.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = d[p] = {}
-                d = nxt
-            d[path[-1]] = val
-        for item in s.remove:
-            path = list(item.nested_key) or [item.key]
-            d = self.summary
-            for p in path[:-1]:
-                d = d.get(p) if isinstance(d, dict) else None
-                if d is None:
-                    break
-            if isinstance(d, dict):
-                d.pop(path[-1], None)
+        _apply_item_updates(self.summary, s)
 
     def config_update(self, c):
-        for item in c.update:
-            path = list(item.nested_key) or [item.key]
-            try:
-                val = json.loads(item.value_json)
-            except ValueError:
-                continue
-            d = self.config
-            for p in path[:-1]:
-                nxt = d.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = d[p] = {}
-                d = nxt
-            d[path[-1]] = val
-        for item in c.remove:
-            path = list(item.nested_key) or [item.key]
-            if len(path) == 1:
-                self.config.pop(path[0], None)
+        _apply_item_updates(self.config, c)
 
     def run_record(self, run):
         info = self.info
@@ -850,3 +813,30 @@ def _downloader(f, name: str):
             shutil.move(str(Path(tmp) / name), target)
 
     return fetch
+
+
+def _apply_item_updates(target: dict, record) -> None:
+    """Apply a W&B summary or config record (`update` and `remove` items, each addressed by a key
+    or a nested key path, values as JSON) to a nested dict."""
+    for item in record.update:
+        path = list(item.nested_key) or [item.key]
+        try:
+            val = json.loads(item.value_json)
+        except ValueError:
+            continue
+        d = target
+        for p in path[:-1]:
+            nxt = d.get(p)
+            if not isinstance(nxt, dict):
+                nxt = d[p] = {}
+            d = nxt
+        d[path[-1]] = val
+    for item in record.remove:
+        path = list(item.nested_key) or [item.key]
+        d = target
+        for p in path[:-1]:
+            d = d.get(p) if isinstance(d, dict) else None
+            if d is None:
+                break
+        if isinstance(d, dict):
+            d.pop(path[-1], None)
