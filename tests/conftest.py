@@ -32,6 +32,20 @@ def tracking_uri(server):
     return server.url
 
 
+@pytest.fixture(scope="module")
+def module_mlflow_client(tracking_uri):
+    """`MlflowClient` for module-scoped fixtures that log shared data once per test module."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(tracking_uri)
+    yield MlflowClient(tracking_uri)
+    mp.undo()
+
+
 @pytest.fixture()
 def mlflow_client(tracking_uri, monkeypatch):
     import mlflow

@@ -21,16 +21,8 @@ NEWEST_FIRST = ["delta", "gamma", "beta", "alpha"]
 
 
 @pytest.fixture(scope="module")
-def client(tracking_uri):
-    import mlflow
-    from mlflow import MlflowClient
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", tracking_uri)
-    mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(tracking_uri)
-    yield MlflowClient(tracking_uri)
-    mp.undo()
+def client(module_mlflow_client):
+    return module_mlflow_client
 
 
 def _create_run(client, exp_id, name, start_offset, user):
