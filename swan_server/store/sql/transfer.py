@@ -279,17 +279,22 @@ def _datasets(store: TransferMixin, conn, rows, ctx):
         ).scalar_one()
 
 
-def _runs(store: TransferMixin, conn, rows, ctx):
-    R = t.runs
-    uuids = [r["run_uuid"] for r in rows]
-    existing = {u: p for u, p in conn.execute(select(R.c.run_uuid, R.c.project_id).where(R.c.run_uuid.in_(uuids)))}
-    for u, project in existing.items():
+def _by_natural_key(store: TransferMixin, conn, rows, ctx, table, key: str, location: str, what: str) -> dict:
+    """Insert the rows whose natural key (run id, model id) is new here, rewriting their artifact
+    location; refuse a key that already belongs to another project. Returns {key: primary key}."""
+    keys = [r[key] for r in rows]
+    existing = dict(conn.execute(select(table.c[key], table.c.project_id).where(table.c[key].in_(keys))).all())
+    for k, project in existing.items():
         if project != ctx.project_pk:
-            raise invalid(f"Run {u} already exists here in another project (id {project})")
-    new = [{**r, "project_id": ctx.project_pk, "artifact_uri": ctx.rewrite(r["artifact_uri"])}
-           for r in rows if r["run_uuid"] not in existing]
-    store._insert(conn, R, new, ctx)
-    ctx.runs.update({u: pk for pk, u in conn.execute(select(R.c.id, R.c.run_uuid).where(R.c.run_uuid.in_(uuids)))})
+            raise invalid(f"{what} {k} already exists here in another project (id {project})")
+    new = [{**r, "project_id": ctx.project_pk, location: ctx.rewrite(r[location])}
+           for r in rows if r[key] not in existing]
+    store._insert(conn, table, new, ctx)
+    return {k: pk for pk, k in conn.execute(select(table.c.id, table.c[key]).where(table.c[key].in_(keys)))}
+
+
+def _runs(store: TransferMixin, conn, rows, ctx):
+    ctx.runs.update(_by_natural_key(store, conn, rows, ctx, t.runs, "run_uuid", "artifact_uri", "Run"))
 
 
 def _run_inputs(store: TransferMixin, conn, rows, ctx):
@@ -320,16 +325,9 @@ def _metric_series(store: TransferMixin, conn, rows, ctx):
 
 
 def _logged_models(store: TransferMixin, conn, rows, ctx):
-    LM = t.logged_models
-    ids = [r["model_id"] for r in rows]
-    existing = {m: p for m, p in conn.execute(select(LM.c.model_id, LM.c.project_id).where(LM.c.model_id.in_(ids)))}
-    for m, project in existing.items():
-        if project != ctx.project_pk:
-            raise invalid(f"Logged model {m} already exists here in another project (id {project})")
-    new = [{**r, "project_id": ctx.project_pk, "artifact_location": ctx.rewrite(r["artifact_location"])}
-           for r in rows if r["model_id"] not in existing]
-    store._insert(conn, LM, new, ctx)
-    ctx.models.update({m: pk for pk, m in conn.execute(select(LM.c.id, LM.c.model_id).where(LM.c.model_id.in_(ids)))})
+    ctx.models.update(
+        _by_natural_key(store, conn, rows, ctx, t.logged_models, "model_id", "artifact_location", "Logged model")
+    )
 
 
 def _run_models(table_name: str):
