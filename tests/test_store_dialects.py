@@ -72,3 +72,49 @@ def test_like_is_case_sensitive_and_ilike_is_not(store):
     assert [r.info.run_id for r in like.items] == [upper]
     assert {r.info.run_id for r in ilike.items} == {upper, lower}
     assert [r.info.run_id for r in equal.items] == [lower]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_a_deadlock_in_any_write_is_retried_not_answered(tmp_path, backend):
+    """Every store write (not only the metrics hot path) re-runs its transaction once the database
+    reports a deadlock, so the client sees a success and nothing is written twice."""
+    from sqlalchemy import text
+
+    db = TempDatabase(backend).create()
+    engine = make_engine(db.uri)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            if backend == "postgresql":
+                conn.execute(text("CREATE SEQUENCE deadlock_once_seq"))
+                conn.execute(text(
+                    "CREATE FUNCTION deadlock_once_fn() RETURNS trigger AS $$ BEGIN "
+                    "IF nextval('deadlock_once_seq') = 1 THEN "
+                    "RAISE EXCEPTION 'deadlock detected (injected)' USING ERRCODE = '40P01'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"))
+                conn.execute(text("CREATE TRIGGER deadlock_once_tr BEFORE INSERT ON model_versions "
+                                  "FOR EACH ROW EXECUTE FUNCTION deadlock_once_fn()"))
+            else:
+                # AUTO_INCREMENT values are not given back on rollback either: the first insert
+                # ever (id 1) is refused.
+                conn.execute(text("CREATE TABLE deadlock_once (id INTEGER AUTO_INCREMENT PRIMARY KEY)"))
+                conn.execute(text(
+                    "CREATE TRIGGER deadlock_once_tr BEFORE INSERT ON model_versions FOR EACH ROW BEGIN "
+                    "INSERT INTO deadlock_once () VALUES (); "
+                    "IF LAST_INSERT_ID() = 1 THEN "
+                    "SIGNAL SQLSTATE '40001' SET MESSAGE_TEXT = 'Deadlock found (injected)', MYSQL_ERRNO = 1213; "
+                    "END IF; END"))
+        store = SqlTrackingStore(engine)
+        store.create_registered_model("m", {}, None)
+        version = store.create_model_version("m", "s3://bucket/model", None, {"k": "v"}, None, None, None,
+                                             "s3://bucket/model", "READY")
+        assert version.version == 1  # the refused attempt was rolled back, its number not used up
+        with engine.connect() as conn:
+            fired = conn.execute(text(
+                "SELECT last_value FROM deadlock_once_seq" if backend == "postgresql"
+                else "SELECT MAX(id) FROM deadlock_once")).scalar_one()
+        assert fired >= 2  # the injected deadlock really happened, then the retry went through
+        assert [v.version for v in store.search_model_versions("name = 'm'", 10, None, None).items] == [1]
+    finally:
+        engine.dispose()
+        db.drop()

@@ -4,6 +4,7 @@ from swan_server.store.abstract import (
     BatchStore, DashboardStore, IdentityStore, MaintenanceStore, ModelStore, RunDocumentStore, TrackingStore,
 )
 from swan_server.store.sql.access import AccessMixin
+from swan_server.store.sql.base import retry_public_methods
 from swan_server.store.sql.batches import BatchWritesMixin
 from swan_server.store.sql.columns import ColumnsMixin
 from swan_server.store.sql.dashboard import DashboardMixin
@@ -25,6 +26,7 @@ from swan_server.store.sql.transfer import TransferMixin
 from swan_server.store.sql.users import UsersMixin
 
 
+@retry_public_methods
 class SqlTrackingStore(ExperimentsMixin, RunSearchMixin, MetricsMixin, UsersMixin,
                        MediaMixin, LogsMixin, ProfilesMixin, LivenessMixin, ColumnsMixin, RunExtrasMixin, SecretsMixin,
                        RegistryMixin, LoggedModelsMixin, TracesMixin, BatchWritesMixin,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import logging
 import math
 import random
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -76,25 +79,56 @@ _RUN_BY_UUID = select(t.runs).where(t.runs.c.run_uuid == bindparam("run_uuid"))
 
 TRANSIENT_ATTEMPTS = 5
 
+log = logging.getLogger(__name__)
+# Set while a store method runs under retry_transient, so that a store method calling another
+# retries once as a whole instead of multiplying the attempts.
+_retry_scope = threading.local()
+
 
 def retry_transient(method):
     """Re-run a store method whose single transaction failed for a transient reason (a deadlock
-    between concurrent writers on MySQL or PostgreSQL, a locked SQLite file). The failed
-    transaction was rolled back, so running it again is safe; after the last attempt the client
-    gets the 503 it retries."""
+    between concurrent writers on MySQL or PostgreSQL, a locked SQLite file, a dropped pooled
+    connection). The failed transaction was rolled back, so running it again is safe; after the
+    last attempt the client gets the 503 it retries."""
+    if getattr(method, "_retries_transient", False):
+        return method
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        for attempt in range(TRANSIENT_ATTEMPTS):
-            try:
-                return method(*args, **kwargs)
-            except SwanError as exc:
-                if exc.error_code != TEMPORARILY_UNAVAILABLE or attempt == TRANSIENT_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-        raise AssertionError("unreachable")
+        if getattr(_retry_scope, "active", False):
+            return method(*args, **kwargs)
+        _retry_scope.active = True
+        try:
+            for attempt in range(TRANSIENT_ATTEMPTS):
+                try:
+                    return method(*args, **kwargs)
+                except SwanError as exc:
+                    if exc.error_code != TEMPORARILY_UNAVAILABLE:
+                        raise
+                    log.warning("%s: attempt %d of %d failed: %s", method.__qualname__, attempt + 1,
+                                TRANSIENT_ATTEMPTS, exc.message)
+                    if attempt == TRANSIENT_ATTEMPTS - 1:
+                        raise
+                    time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+            raise AssertionError("unreachable")
+        finally:
+            _retry_scope.active = False
 
+    wrapper._retries_transient = True
     return wrapper
+
+
+def retry_public_methods(cls):
+    """Give every public method of a store class the transient-failure retry: each runs one
+    transaction (or reads only), so re-running it after a rollback is safe."""
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if name.startswith("_") or not inspect.isfunction(value):
+                continue
+            if getattr(getattr(cls, name), "_retries_transient", False):
+                continue
+            setattr(cls, name, retry_transient(getattr(cls, name)))
+    return cls
 
 
 class SqlStoreBase:

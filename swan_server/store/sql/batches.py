@@ -9,13 +9,12 @@ from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
 from swan_server.db.dialects import claim_row, insert_ignore
-from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, encode_value, now_ms, retry_transient
+from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, encode_value, now_ms
 
 ROW_CHUNK = 5000
 
 
 class BatchWritesMixin(SqlStoreBase):
-    @retry_transient
     def write_run_batch(self, run_id, batch_key, keys, steps, timestamps, values, params, tags, media, log_lines):
         with self.write() as conn:
             row = self._active_run_row(conn, run_id)

@@ -18,7 +18,6 @@ from swan_server.store.sql.base import (
     encode_value,
     fetch_tuples,
     now_ms,
-    retry_transient,
 )
 
 S = t.metric_series
@@ -83,7 +82,6 @@ _LOCK_SERIES = (
 
 
 class MetricsMixin(SqlStoreBase):
-    @retry_transient
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
         with self.write() as conn:
             row = self._active_run_row(conn, run_id)

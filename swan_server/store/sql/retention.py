@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 
 from swan_server.db import schema as t
 from swan_server.entities import DELETED
-from swan_server.store.sql.base import SqlStoreBase, chunks, retry_transient
+from swan_server.store.sql.base import SqlStoreBase, chunks
 
 # Child tables of a run keyed by its integer id (metric points go through their series).
 _RUN_CHILDREN = (
@@ -100,7 +100,6 @@ class RetentionMixin(SqlStoreBase):
         )
         return out
 
-    @retry_transient
     def purge_run(self, run_id: str) -> int:
         """Delete a run and everything stored under it in one transaction; returns the number of
         metric points removed (0 when the run is already gone)."""
@@ -128,7 +127,6 @@ class RetentionMixin(SqlStoreBase):
         conn.execute(delete(t.runs).where(t.runs.c.id == pk))
         return points
 
-    @retry_transient
     def purge_project(self, project_id: int) -> None:
         """Delete a project whose runs are already purged, with its logged models, traces,
         datasets, tags and columns, in one transaction."""
@@ -157,7 +155,6 @@ class RetentionMixin(SqlStoreBase):
             conn.execute(delete(t.project_columns).where(t.project_columns.c.project_id == project_id))
             conn.execute(delete(t.projects).where(t.projects.c.id == project_id))
 
-    @retry_transient
     def purge_housekeeping(self, batch_keys_before: int, now: int) -> tuple[int, int]:
         """Forget idempotency keys older than `batch_keys_before` and sessions expired by `now`
         (ms); returns (keys, sessions) removed."""

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from swan_server.db import schema as t
 from swan_server.entities import ACTIVE
 from swan_server.records import RunContext
-from swan_server.store.sql.base import SqlStoreBase, retry_transient
+from swan_server.store.sql.base import SqlStoreBase
 
 R, P, W = t.runs, t.projects, t.workspaces
 S, PT = t.metric_series, t.metric_points
@@ -50,7 +50,6 @@ class RunExtrasMixin(SqlStoreBase):
                 select(func.count()).select_from(R).where(R.c.project_id == exp.id, R.c.lifecycle_stage == ACTIVE)
             ).scalar_one()
 
-    @retry_transient
     def log_metrics_once(self, run_id, metrics):
         """Insert points whose (key, step) the run does not have yet, in one transaction; points
         at a step already stored for that key are ignored (a resent or replayed batch changes

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
 from swan_server.errors import invalid, not_found
-from swan_server.store.sql.base import SqlStoreBase, chunks, now_ms, parse_experiment_id, retry_transient
+from swan_server.store.sql.base import SqlStoreBase, chunks, now_ms, parse_experiment_id
 
 # Rows per statement when reading or writing a table in pieces.
 ROW_CHUNK = 2000
@@ -162,7 +162,6 @@ class TransferMixin(SqlStoreBase):
                     yield run_uuid, key, [tuple(r) for r in part]
 
     # -- import ------------------------------------------------------------------------------------
-    @retry_transient
     def import_project(self, row: dict, ctx: ImportContext) -> tuple[int, bool]:
         """Find (by name) or create the project; returns (its id, created). A new project gets
         its own id and, when its location was the exporting server's default one, the matching
@@ -185,7 +184,6 @@ class TransferMixin(SqlStoreBase):
             ctx.count("projects", 1)
             return pk, True
 
-    @retry_transient
     def import_rows(self, name: str, rows: list[dict], ctx: ImportContext) -> None:
         """Insert-or-skip one piece of an exported table (never `projects`), in one transaction,
         and extend the key maps of `ctx`."""
@@ -214,7 +212,6 @@ class TransferMixin(SqlStoreBase):
         except KeyError:
             raise invalid(f"The export refers to run {run_uuid}, which it does not contain") from None
 
-    @retry_transient
     def import_points(self, run_uuid: str, key: str, points: list[tuple], ctx: ImportContext) -> int:
         series_id = ctx.series.get((run_uuid, key))
         if series_id is None:
