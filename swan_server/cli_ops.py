@@ -81,20 +81,33 @@ def _ids(text: str | None) -> list[str] | None:
 @click.option("--run-ids", default=None, help="Comma-separated ids of deleted runs to remove (ignores --older-than).")
 @click.option("--experiment-ids", default=None,
               help="Comma-separated ids of deleted projects (experiments) to remove (ignores --older-than).")
+@click.option("--logged-model-ids", default=None,
+              help="Comma-separated ids of deleted logged models (m-...) to remove (ignores --older-than).")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
 @_store_options
-def gc(older_than, run_ids, experiment_ids, dry_run, backend_store_uri, artifacts_destination):
-    """Permanently remove deleted runs and projects, with their metrics and artifacts (S3 too).
+def gc(older_than, run_ids, experiment_ids, logged_model_ids, dry_run, backend_store_uri, artifacts_destination):
+    """Permanently remove deleted runs, projects and logged models, with their metrics and
+    artifacts (S3 too).
 
-    Also forgets batch idempotency keys older than a day and expired login sessions."""
+    As `mlflow gc`: deleted logged models (MLflow 3) go once their deletion is old enough. The
+    logged models a removed run produced go with it. A logged model that a registered model
+    version was made from is kept, files included, until that version is deleted. Registered
+    model versions are never removed: one made from a removed run still reads (its run_id
+    stays, as in MLflow) but its files, under the run, are gone.
+
+    Without --run-ids, --experiment-ids or --logged-model-ids, also forgets batch idempotency
+    keys older than a day and expired login sessions."""
     from swan_server.services.ops import GcService, parse_age
 
     age = _run(lambda: parse_age(older_than))
     store, artifacts = _open(backend_store_uri, artifacts_destination)
-    report = _run(lambda: GcService(store, artifacts).run(age, _ids(run_ids), _ids(experiment_ids), dry_run, click.echo))
+    report = _run(lambda: GcService(store, artifacts).run(age, _ids(run_ids), _ids(experiment_ids), dry_run, click.echo,
+                                                          model_ids=_ids(logged_model_ids)))
     verb = "Would remove" if dry_run else "Removed"
     click.echo(f"{verb} {len(report.projects)} project(s) and {len(report.runs)} run(s)"
                + ("" if dry_run else f", {report.points} metric point(s), {report.artifact_trees} artifact folder(s)"))
+    click.echo(f"{verb} {len(report.models)} logged model(s)"
+               + (f"; kept {len(report.kept_models)} used by registered model versions" if report.kept_models else ""))
     if report.batch_keys or report.sessions:
         click.echo(f"Forgot {report.batch_keys} old batch key(s) and {report.sessions} expired session(s)")
     for uri in report.skipped_uris:

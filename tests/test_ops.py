@@ -321,3 +321,125 @@ def test_unreachable_bucket_is_one_line_and_exit_1(command, tmp_path):
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("swan: cannot use the artifacts destination")
+
+
+# ------------------------------------------------------------------------------------------------
+# gc of logged models, and the registry after gc
+# ------------------------------------------------------------------------------------------------
+def _artifact_paths(destination: str, moto_s3) -> list[str]:
+    """Every file of the artifact store, relative to its root (local folder or S3 prefix)."""
+    if destination.startswith("s3://"):
+        bucket, prefix = destination[5:].split("/", 1)
+        return [k[len(prefix) + 1:] for k in _keys(moto_s3, bucket, prefix + "/")]
+    root = Path(destination)
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_gc_purges_deleted_logged_models_and_those_of_purged_runs(where, tmp_path, moto_s3, monkeypatch):
+    """Deleted logged models go (rows and files); so do the models a purged run produced, unless a
+    registered model version was made from them. Every registry read still works afterwards,
+    for versions made from the purged run and from the kept models."""
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelStatus
+    from mlflow.exceptions import MlflowException
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    extra = {}
+    if where == "s3":
+        bucket = f"gcm-{uuid.uuid4().hex[:8]}"
+        moto_s3.client().create_bucket(Bucket=bucket)
+        dest, extra = f"s3://{bucket}/swan", moto_s3.env
+    else:
+        dest = str(tmp_path / "home" / "artifacts")
+    srv = LiveServer(tmp_path / "home", artifacts_destination=dest, extra_env=extra).start()
+    try:
+        client = MlflowClient(srv.url)
+        files = tmp_path / "model"
+        files.mkdir()
+        (files / "MLmodel").write_text("flavors: {}\n")
+        (files / "weights.bin").write_bytes(os.urandom(5000))
+        exp = client.create_experiment(f"gcm-{uuid.uuid4().hex[:6]}")
+        doomed_run = client.create_run(exp).info.run_id
+        live_run = client.create_run(exp).info.run_id
+        client.log_artifact(doomed_run, str(files / "MLmodel"), "model")
+
+        def model(run_id, name, **kw):
+            m = client.create_logged_model(exp, name=name, source_run_id=run_id, tags={"t": name}, params={"p": "1"}, **kw)
+            client.log_model_artifacts(m.model_id, str(files))
+            client.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
+            return m.model_id
+
+        of_doomed = model(doomed_run, "of-doomed")  # goes with its run
+        of_doomed_registered = model(doomed_run, "of-doomed-registered")  # kept: a version uses it
+        deleted = model(live_run, "deleted")  # deleted by the user: goes
+        deleted_registered = model(live_run, "deleted-registered")  # deleted, but a version uses it: kept
+        alive = model(live_run, "alive")  # untouched
+        client.log_metric(doomed_run, "acc", 0.9, step=1, model_id=of_doomed)
+        client.log_inputs(live_run, models=[__import__("mlflow").entities.LoggedModelInput(of_doomed)])
+
+        rm = f"gcm-model-{uuid.uuid4().hex[:6]}"
+        client.create_registered_model(rm)
+        v_run = client.create_model_version(rm, f"runs:/{doomed_run}/model", run_id=doomed_run)
+        v_lm = client.create_model_version(rm, f"models:/{of_doomed_registered}", model_id=of_doomed_registered)
+        v_del = client.create_model_version(rm, f"models:/{deleted_registered}", model_id=deleted_registered)
+        client.set_registered_model_alias(rm, "from-run", v_run.version)
+        client.delete_logged_model(deleted)
+        client.delete_logged_model(deleted_registered)
+        client.delete_run(doomed_run)
+        before_versions = {v.version: (v.run_id, v.source, v.model_id, v.tags, v.aliases)
+                           for v in client.search_model_versions(f"name='{rm}'")}
+        paths = _artifact_paths(dest, moto_s3)
+        for mid in (of_doomed, of_doomed_registered, deleted, deleted_registered, alive):
+            assert any(f"models/{mid}/artifacts/weights.bin" in p for p in paths), (mid, paths)
+
+        store_args = ["--backend-store-uri", srv.backend_store_uri, "--artifacts-destination", dest]
+        # a named model must be deleted, and not in use by the registry
+        proc = swan("gc", "--logged-model-ids", alive, *store_args, env=extra, check=False)
+        assert proc.returncode == 1 and "is not deleted" in proc.stderr, proc.stderr
+        proc = swan("gc", "--logged-model-ids", deleted_registered, *store_args, env=extra, check=False)
+        assert proc.returncode == 1 and "registered model version" in proc.stderr, proc.stderr
+        proc = swan("gc", "--older-than", "0s", "--dry-run", *store_args, env=extra)
+        assert "Would remove 0 project(s) and 1 run(s)" in proc.stdout, proc.stdout
+        assert "Would remove 2 logged model(s); kept 2 used by registered model versions" in proc.stdout, proc.stdout
+        assert client.get_logged_model(of_doomed).model_id == of_doomed
+
+        proc = swan("gc", "--older-than", "0s", *store_args, env=extra)
+        assert "Removed 0 project(s) and 1 run(s)" in proc.stdout, proc.stdout
+        assert "Removed 2 logged model(s); kept 2" in proc.stdout, proc.stdout
+
+        paths = _artifact_paths(dest, moto_s3)
+        for mid in (of_doomed, deleted):
+            assert not any(mid in p for p in paths), (mid, paths)
+        for mid in (of_doomed_registered, deleted_registered, alive):
+            assert any(f"models/{mid}/artifacts/weights.bin" in p for p in paths), (mid, paths)
+        assert not any(doomed_run in p for p in paths)
+        for mid in (of_doomed, deleted):
+            with pytest.raises(MlflowException) as err:
+                client.get_logged_model(mid)
+            assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+        kept = client.get_logged_model(of_doomed_registered)
+        assert kept.source_run_id == doomed_run and kept.tags["t"] == "of-doomed-registered"
+        assert {f.path for f in client.list_logged_model_artifacts(of_doomed_registered)} == {"MLmodel", "weights.bin"}
+        assert {m.model_id for m in client.search_logged_models([exp])} == {of_doomed_registered, alive}
+        assert client.get_run(live_run).inputs.model_inputs == []  # the link to the purged model went too
+
+        # the registry reads as before: versions from the purged run and from the kept models
+        after_versions = {v.version: (v.run_id, v.source, v.model_id, v.tags, v.aliases)
+                          for v in client.search_model_versions(f"name='{rm}'")}
+        assert after_versions == before_versions and len(after_versions) == 3
+        for v in (v_run, v_lm, v_del):
+            got = client.get_model_version(rm, v.version)
+            assert (got.run_id, got.model_id, got.source) == (v.run_id, v.model_id, v.source)
+        assert client.get_model_version_by_alias(rm, "from-run").run_id == doomed_run
+        # (a version made from a logged model takes the model's source run as its run_id)
+        assert {v.version for v in client.search_model_versions(f"run_id='{doomed_run}'")} == {v_run.version, v_lm.version}
+        assert len(client.get_registered_model(rm).latest_versions) == 1
+        assert client.get_model_version_download_uri(rm, v_lm.version).endswith(f"{of_doomed_registered}/artifacts")
+        # once its version is deleted, the deleted model goes at the next gc
+        client.delete_model_version(rm, v_del.version)
+        proc = swan("gc", "--logged-model-ids", deleted_registered, *store_args, env=extra)
+        assert "Removed 1 logged model(s)" in proc.stdout, proc.stdout
+        assert not any(deleted_registered in p for p in _artifact_paths(dest, moto_s3))
+    finally:
+        srv.stop()

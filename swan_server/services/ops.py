@@ -77,6 +77,8 @@ def parse_age(text: str) -> int:
 class GcReport:
     projects: list[str] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # logged models purged
+    kept_models: list[str] = field(default_factory=list)  # kept: a registered model version uses them
     points: int = 0
     artifact_trees: int = 0
     batch_keys: int = 0
@@ -85,8 +87,13 @@ class GcReport:
 
 
 class GcService:
-    """Permanently remove deleted runs and projects: artifacts first, then rows, so that an
-    interrupted gc leaves rows the next gc finds again, never files nothing points to."""
+    """Permanently remove deleted runs, projects and logged models: artifacts first, then rows,
+    so that an interrupted gc leaves rows the next gc finds again, never files nothing points to.
+
+    Logged models go when their own deletion is old enough (as `mlflow gc` does) and with the run
+    that produced them; one that a registered model version was made from is kept, files and all
+    (the version downloads from it). Model versions are left as they are: one whose run was
+    purged keeps reading as before (its files, under the run, are gone, as with `mlflow gc`)."""
 
     # Idempotency keys only need to outlive a client's retries of one batch.
     BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000
@@ -96,18 +103,45 @@ class GcService:
         self.artifacts = artifacts
 
     def run(self, older_than_ms: int, run_ids: list[str] | None = None, experiment_ids: list[str] | None = None,
-            dry_run: bool = False, echo: Echo = _quiet) -> GcReport:
+            dry_run: bool = False, echo: Echo = _quiet, model_ids: list[str] | None = None) -> GcReport:
         now = int(time.time() * 1000)
-        projects, runs = self.store.gc_candidates(now - older_than_ms, run_ids, experiment_ids)
-        report = GcReport()
+        neither = run_ids is None and experiment_ids is None and model_ids is None
+        if model_ids is not None and run_ids is None and experiment_ids is None:
+            projects, runs = [], []  # only the named models
+        else:
+            projects, runs = self.store.gc_candidates(now - older_than_ms, run_ids, experiment_ids)
+        models, kept = self.store.gc_model_candidates(
+            now - older_than_ms, [r.run_id for r in runs], model_ids, neither, {p.project_id for p in projects})
+        by_run: dict[str, list] = {}
+        for m in models:
+            if m.reason == "run":
+                by_run.setdefault(m.source_run_id, []).append(m)
+        report = GcReport(kept_models=kept)
+        verb = "would remove" if dry_run else "removing"
+        for mid in kept:
+            echo(f"keeping logged model {mid}: a registered model version was made from it")
         for run in runs:
-            echo(f"{'would remove' if dry_run else 'removing'} run {run.run_id}")
+            echo(f"{verb} run {run.run_id}")
             report.runs.append(run.run_id)
+            own = by_run.get(run.run_id, [])
+            for m in own:
+                echo(f"{verb} logged model {m.model_id} of run {run.run_id}")
+                report.models.append(m.model_id)
             if not dry_run:
                 self._delete_run_artifacts(run.run_id, run.artifact_uri, report)
-                report.points += self.store.purge_run(run.run_id)
+                for m in own:
+                    self._delete_model_artifacts(m.model_id, m.artifact_location, report)
+                report.points += self.store.purge_run(run.run_id, [m.model_id for m in own])
+        for m in models:
+            if m.reason == "run":
+                continue
+            echo(f"{verb} logged model {m.model_id}")
+            report.models.append(m.model_id)
+            if not dry_run:
+                self._delete_model_artifacts(m.model_id, m.artifact_location, report)
+                self.store.purge_logged_model(m.model_id)
         for project in projects:
-            echo(f"{'would remove' if dry_run else 'removing'} project {project.project_id} '{project.name}' "
+            echo(f"{verb} project {project.project_id} '{project.name}' "
                  f"with {len(project.runs)} run(s)")
             report.projects.append(project.name)
             report.runs.extend(r.run_id for r in project.runs)
@@ -121,14 +155,20 @@ class GcService:
             if project.root_is_own:
                 self._delete_uri(project.artifact_location, report)
             self.store.purge_project(project.project_id)
-        if not dry_run and run_ids is None and experiment_ids is None:
+        if not dry_run and neither:
             report.batch_keys, report.sessions = self.store.purge_housekeeping(now - self.BATCH_KEY_RETENTION_MS, now)
         return report
 
     def _delete_run_artifacts(self, run_id: str, uri: str, report: GcReport) -> None:
+        self._delete_owned_folder(run_id, uri, report)
+
+    def _delete_model_artifacts(self, model_id: str, uri: str, report: GcReport) -> None:
+        self._delete_owned_folder(model_id, uri, report)
+
+    def _delete_owned_folder(self, owner_id: str, uri: str, report: GcReport) -> None:
         path = proxy_path(uri)
-        # `<root>/<run id>/artifacts`: the run's whole folder goes.
-        if path and posixpath.basename(path) == "artifacts" and posixpath.basename(posixpath.dirname(path)) == run_id:
+        # `<root>/<run id>/artifacts`, `<root>/models/<model id>/artifacts`: the whole folder goes.
+        if path and posixpath.basename(path) == "artifacts" and posixpath.basename(posixpath.dirname(path)) == owner_id:
             uri = PROXY + "/" + posixpath.dirname(path)
         self._delete_uri(uri, report)
 

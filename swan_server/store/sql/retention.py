@@ -1,5 +1,11 @@
-"""Retention: permanent deletion of deleted runs and projects (`swan gc`), and housekeeping of
-idempotency keys and expired sessions.
+"""Retention: permanent deletion of deleted runs, projects and logged models (`swan gc`), and
+housekeeping of idempotency keys and expired sessions.
+
+Logged models follow `mlflow gc`: a deleted one is purged once its deletion is old enough. A
+model produced by a purged run (its `source_run_id`) is purged with that run, in the same
+transaction. Either way, a logged model that a registered model version was made from is kept
+(rows and files): the version downloads from the model's location. Model versions are never
+touched; a version whose run was purged keeps its `run_id` and stays readable, as in MLflow.
 
 Only rows go here; the service deletes a run's or project's artifacts *before* its rows, so an
 interrupted gc leaves rows that the next gc finds again, never orphaned files."""
@@ -26,6 +32,16 @@ class RunToPurge:
     run_id: str
     project_id: int
     artifact_uri: str
+
+
+@dataclass
+class ModelToPurge:
+    model_id: str
+    project_id: int
+    artifact_location: str
+    # "deleted" (its own deletion is old enough or it was named) or "run" (its source run goes).
+    reason: str = "deleted"
+    source_run_id: str | None = None
 
 
 @dataclass
@@ -83,6 +99,49 @@ class RetentionMixin(SqlStoreBase):
                         for r in conn.execute(rq.order_by(R.c.id)).all() if r.project_id not in purged_projects]
         return projects, runs
 
+    def gc_model_candidates(self, deleted_before: int, runs: list[str], model_ids: list[str] | None,
+                            sweep: bool, purged_projects: set[int]) -> tuple[list[ModelToPurge], list[str]]:
+        """(logged models to purge, ids of models kept because a registered model version was made
+        from them). Candidates: the models produced by `runs` (being purged), the deleted models
+        named in `model_ids`, and with `sweep` every model deleted at or before `deleted_before`.
+        Models of `purged_projects` go with their project and are left out. Naming a model that
+        is missing, not deleted or still registered is an error."""
+        from swan_server.errors import invalid, not_found
+
+        LM, MV = t.logged_models, t.model_versions
+        cols = (LM.c.model_id, LM.c.project_id, LM.c.artifact_location, LM.c.source_run_id, LM.c.lifecycle_stage)
+        found: dict[str, ModelToPurge] = {}
+        with self.read() as conn:
+            if model_ids is not None:
+                for mid in model_ids:
+                    row = conn.execute(select(*cols).where(LM.c.model_id == mid)).first()
+                    if row is None:
+                        raise not_found(f"Logged model with ID '{mid}' not found.")
+                    if row.lifecycle_stage != DELETED:
+                        raise invalid(f"Logged model {mid} is not deleted (delete it first)")
+                    found[mid] = ModelToPurge(mid, row.project_id, row.artifact_location, "deleted", row.source_run_id)
+            if sweep:
+                q = select(*cols).where(LM.c.lifecycle_stage == DELETED, LM.c.last_updated_time <= deleted_before)
+                for row in conn.execute(q.order_by(LM.c.id)):
+                    found.setdefault(row.model_id, ModelToPurge(row.model_id, row.project_id, row.artifact_location,
+                                                                "deleted", row.source_run_id))
+            for part in chunks(list(runs)):
+                for row in conn.execute(select(*cols).where(LM.c.source_run_id.in_(part)).order_by(LM.c.id)):
+                    found.setdefault(row.model_id, ModelToPurge(row.model_id, row.project_id, row.artifact_location,
+                                                                "run", row.source_run_id))
+            candidates = [m for m in found.values() if m.project_id not in purged_projects]
+            registered: set[str] = set()
+            for part in chunks([m.model_id for m in candidates]):
+                registered.update(conn.execute(
+                    select(MV.c.logged_model_id).where(MV.c.logged_model_id.in_(part)).distinct()).scalars())
+        if model_ids is not None:
+            for mid in model_ids:
+                if mid in registered:
+                    raise invalid(f"Logged model {mid} is still used by a registered model version "
+                                  "(delete the version first)")
+        kept = [m.model_id for m in candidates if m.model_id in registered]
+        return [m for m in candidates if m.model_id not in registered], kept
+
     def _project_to_purge(self, conn, row) -> ProjectToPurge:
         R, LM, TT = t.runs, t.logged_models, t.trace_tags
         out = ProjectToPurge(row.id, row.name, row.artifact_location)
@@ -100,14 +159,35 @@ class RetentionMixin(SqlStoreBase):
         )
         return out
 
-    def purge_run(self, run_id: str) -> int:
-        """Delete a run and everything stored under it in one transaction; returns the number of
-        metric points removed (0 when the run is already gone)."""
+    def purge_run(self, run_id: str, model_ids: list[str] = ()) -> int:
+        """Delete a run and everything stored under it, and the logged models `model_ids` (those
+        it produced), in one transaction; returns the number of metric points removed (0 when
+        the run is already gone)."""
         with self.write() as conn:
+            self._purge_model_rows(conn, list(model_ids))
             pk = conn.execute(select(t.runs.c.id).where(t.runs.c.run_uuid == run_id)).scalar()
             if pk is None:
                 return 0
             return self._purge_run_rows(conn, pk, run_id)
+
+    def purge_logged_model(self, model_id: str) -> bool:
+        """Delete a logged model with its tags, params, metrics and run links; False when it is
+        already gone."""
+        with self.write() as conn:
+            return self._purge_model_rows(conn, [model_id]) > 0
+
+    def _purge_model_rows(self, conn, model_ids: list[str]) -> int:
+        LM = t.logged_models
+        n = 0
+        for ids in chunks(model_ids):
+            pks = list(conn.execute(select(LM.c.id).where(LM.c.model_id.in_(ids))).scalars())
+            if not pks:
+                continue
+            for table in (t.logged_model_tags, t.logged_model_params, t.logged_model_metrics,
+                          t.run_model_outputs, t.run_model_inputs):
+                conn.execute(delete(table).where(table.c.model_pk.in_(pks)))
+            n += conn.execute(delete(LM).where(LM.c.id.in_(pks))).rowcount or 0
+        return n
 
     def _purge_run_rows(self, conn, pk: int, run_uuid: str) -> int:
         S, PTS = t.metric_series, t.metric_points
