@@ -18,6 +18,7 @@ import re
 import secrets as pysecrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from io import BytesIO
 
 from swan_server.artifacts import ArtifactStore
@@ -237,6 +238,21 @@ class SwanLabService:
         self.uploads = uploads
         self.artifact_store = artifact_store
         self.access = AccessPolicy(store)
+
+    # -- the read API (swanlab.Api()) ---------------------------------------------------------
+    @cached_property
+    def reads(self):
+        """Workspaces, projects and experiments as `swanlab.Api()` reads them."""
+        from swan_server.services.swanlab_reads import SwanLabReads
+
+        return SwanLabReads(self)
+
+    @cached_property
+    def metric_reads(self):
+        """Metric keys, summaries, lines, exports, columns and logs for `swanlab.Api()`."""
+        from swan_server.services.swanlab_metric_reads import SwanLabMetricReads
+
+        return SwanLabMetricReads(self, self.reads)
 
     # -- identity -----------------------------------------------------------------------------
     def login(self, raw_key: str | None) -> tuple[str, int, User]:

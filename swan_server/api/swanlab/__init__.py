@@ -3,7 +3,9 @@
 Handlers are thin: they parse the wire request, call `SwanLabService`, and answer in SwanLab's
 format (`{code, message}` errors, standard reason phrases). See docs/SWANLAB-PROTOCOL.md."""
 
-from swan_server.api.swanlab import experiments, files, legacy, login, metrics, projects  # noqa: F401
+from swan_server.api.swanlab import (  # noqa: F401
+    experiments, files, house, legacy, login, metrics, openapi, projects,
+)
 from swan_server.api.swanlab.common import bp
 from swan_server.api.swanlab.web import web
 

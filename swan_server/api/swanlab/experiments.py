@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from swan_server.api.swanlab.common import bp, json_body, reply, swanlab, user
+from swan_server.api.swanlab.openapi import project_route
 
 
 @bp.post("/project/<workspace>/<project>/experiment")
@@ -11,9 +12,11 @@ def create_experiment(workspace, project):
     return reply(data, 201 if created else 200)
 
 
-@bp.get("/project/<workspace>/<project>/runs/<cuid>")
+@project_route("/project/<workspace>/<project>/runs/<cuid>", methods=["GET"])
 def get_experiment(workspace, project, cuid):
-    return reply(swanlab().get_run(user(), workspace, project, cuid))
+    """The training SDK (resume) and `swanlab.Api()` read an experiment here: `cuid` is its
+    SwanLab id, or the run id of a run logged otherwise."""
+    return reply(swanlab().reads.get_run(user(), workspace, project, cuid))
 
 
 @bp.post("/house/experiments/<cuid>/heartbeat")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from swan_server.api.swanlab.common import bp, json_body, reply, swanlab, user
+from swan_server.api.swanlab.openapi import project_route
 
 
-@bp.get("/project/<workspace>/<project>")
+@project_route("/project/<workspace>/<project>", methods=["GET"])
 def get_project(workspace, project):
-    return reply(swanlab().get_project(user(), workspace, project).json())
+    return reply(swanlab().reads.get_project(user(), workspace, project))
 
 
 @bp.post("/projects/<workspace>")

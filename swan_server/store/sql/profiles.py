@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 
 from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
-from swan_server.store.sql.base import SqlStoreBase, now_ms
+from swan_server.store.sql.base import SqlStoreBase, chunks, now_ms
 
 RP = t.run_profiles
 
@@ -34,3 +34,20 @@ class ProfilesMixin(SqlStoreBase):
         with self.read() as conn:
             run = self._run_row(conn, run_id)
             return dict(conn.execute(select(RP.c.kind, RP.c.content).where(RP.c.run_id == run.id)).all())
+
+    def get_run_profiles_bulk(self, run_ids, kinds=None):
+        """{run_id: {kind: content}} of several runs (the SwanLab read API lists runs with their
+        config); runs without profiles are absent. `kinds` narrows the kinds read."""
+        if not run_ids:
+            return {}
+        R = t.runs
+        out: dict[str, dict[str, str]] = {}
+        with self.read() as conn:
+            for part in chunks(list(run_ids)):
+                query = select(R.c.run_uuid, RP.c.kind, RP.c.content).join(R, R.c.id == RP.c.run_id).where(
+                    R.c.run_uuid.in_(part))
+                if kinds:
+                    query = query.where(RP.c.kind.in_(list(kinds)))
+                for run_uuid, kind, content in conn.execute(query):
+                    out.setdefault(run_uuid, {})[kind] = content
+        return out

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from swan_server.db import schema as t
 from swan_server.entities import ACTIVE
 from swan_server.records import RunContext
-from swan_server.store.sql.base import SqlStoreBase
+from swan_server.store.sql.base import SqlStoreBase, decode_value, fetch_tuples
 
 R, P, W = t.runs, t.projects, t.workspaces
 S, PT = t.metric_series, t.metric_points
@@ -91,3 +91,21 @@ class RunExtrasMixin(SqlStoreBase):
         with self.read() as conn:
             run = self._run_row(conn, run_id)
             return {k: int(s) for k, s in conn.execute(select(S.c.key, S.c.max_step).where(S.c.run_id == run.id))}
+
+    def metric_points_from(self, run_id, key, min_step, limit):
+        """Up to `limit` points of one series of a run with step >= min_step, ordered by (step,
+        timestamp, value), as (step, timestamp, value): keyset pages to stream a whole series
+        (SwanLab's scalar export). An unknown key has no points."""
+        with self.read() as conn:
+            run = self._run_row(conn, run_id)
+            sid = conn.execute(select(S.c.id).where(S.c.run_id == run.id, S.c.key == key)).scalar()
+            if sid is None:
+                return []
+            rows = fetch_tuples(
+                conn,
+                select(PT.c.step, PT.c.timestamp, PT.c.value, PT.c.is_nan)
+                .where(PT.c.series_id == sid, PT.c.step >= min_step)
+                .order_by(PT.c.step, PT.c.timestamp, PT.c.value)
+                .limit(limit),
+            )
+        return [(int(s), int(ts), decode_value(v, nan)) for s, ts, v, nan in rows]

@@ -1,0 +1,238 @@
+"""The unmodified `swanlab.Api()` query client (SDK 0.10) reading a live Swan server: a run logged
+by the real swanlab SDK and one logged with MlflowClient both read back through it, values
+compared exactly; unknown projects and runs give the SDK's errors; bad parameters are 4xx with
+`{code, message}`."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.swanlab_support import SwanLabHttp, admin_key, run_script, sdk_env
+
+pytestmark = pytest.mark.timeout(600)
+
+SDK_STEPS = 12
+LONG_STEPS = 1800  # more than the 1500 points of a sampled line
+
+SDK_RUN = """
+import swanlab
+swanlab.login(host={url!r}, api_key={key!r})
+run = swanlab.init(project={project!r}, experiment_name="sdk-run", description="logged by swanlab",
+                   config={{"lr": 0.01, "epochs": 7, "model": {{"depth": 3, "act": "relu"}}, "flag": True}},
+                   tags=["t1", "t2"], group="grp", job_type="train")
+for i in range({steps}):
+    swanlab.log({{"loss": 1.0 / (i + 1), "train/acc": i * 0.125}}, step=i)
+for i in range({long_steps}):
+    swanlab.log({{"long": (i * 7919 % 1000) / 1000.0}}, step=i)
+print("console line for the log reader")
+swanlab.finish()
+print("CUID=" + run.id)
+"""
+
+
+def sdk_loss(i):
+    return 1.0 / (i + 1)
+
+
+def sdk_acc(i):
+    return i * 0.125
+
+
+def long_value(i):
+    return (i * 7919 % 1000) / 1000.0
+
+
+def mlflow_loss(i):
+    return 2.5 - i * 0.3 + (i % 3) * 0.01
+
+
+@pytest.fixture(scope="module")
+def logged(server, module_mlflow_client, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sdk-openapi")
+    project = f"openapi-{uuid.uuid4().hex[:6]}"
+    proc = run_script(tmp, SDK_RUN.format(url=server.url, key=admin_key(server), project=project, steps=SDK_STEPS,
+                                          long_steps=LONG_STEPS), sdk_env(tmp))
+    cuid = proc.stdout.rsplit("CUID=", 1)[1].split()[0]
+    client = module_mlflow_client
+    exp_id = client.get_experiment_by_name(project).experiment_id
+    run = client.create_run(exp_id, run_name="mlflow-run")
+    client.log_param(run.info.run_id, "lr", "0.5")
+    client.log_param(run.info.run_id, "optimizer", "adam")
+    for i in range(9):
+        client.log_metric(run.info.run_id, "loss", mlflow_loss(i), step=i * 10)
+    client.log_metric(run.info.run_id, "system/gpu", 42.0, step=0)
+    client.set_terminated(run.info.run_id)
+    return {"project": project, "cuid": cuid, "mlflow_run_id": run.info.run_id, "exp_id": exp_id}
+
+
+@pytest.fixture(scope="module")
+def api(server, tmp_path_factory):
+    home = tmp_path_factory.mktemp("openapi-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(home))
+    mp.setenv("SWANLAB_ROOT", str(home / "swanlab-root"))
+    import swanlab
+
+    yield swanlab.Api(api_key=admin_key(server), host=server.url)
+    mp.undo()
+
+
+def _points(metric: dict) -> list[tuple]:
+    return [(p["index"], p["data"]) for p in metric["metrics"]]
+
+
+def _by_key(result: dict) -> dict:
+    return {m["key"]: m for m in result["list"]}
+
+
+def test_constructor_user_workspaces_and_self_hosted(api):
+    assert api.username == "admin"
+    user = api.user()
+    assert user.wrapper().ok and user.username == "admin" and user.email == ""
+    ws = api.workspace()
+    assert ws.wrapper().ok and ws.username == "admin" and ws.workspace_type == "PERSON" and ws.role == "OWNER"
+    assert "admin" in [w.username for w in api.workspaces()]
+    sh = api.self_hosted()
+    assert sh.wrapper().ok and sh.enabled and not sh.expired and sh.root
+    assert "admin" in [u["username"] for u in sh.get_users()]
+
+
+def test_projects_read_back(api, logged):
+    project = api.project(f"admin/{logged['project']}")
+    assert project.wrapper().ok
+    assert project.name == logged["project"] and project.project_id == logged["exp_id"]
+    assert project.path == f"/admin/{logged['project']}" and project.count["experiments"] == 2
+    listed = list(api.projects("admin", search=logged["project"]))
+    assert [p.name for p in listed] == [logged["project"]] and listed[0].project_id == logged["exp_id"]
+    assert logged["project"] in [p.name for p in api.projects("admin", all=True, size=10)]
+    created = api.create_project(name=f"made-{uuid.uuid4().hex[:6]}", description="by the query client")
+    assert created is not None and api.project(created.path.lstrip("/")).wrapper().ok
+    assert api.project(created.path.lstrip("/")).count["experiments"] == 0
+
+
+def test_runs_list_with_config_state_and_filters(api, logged):
+    path = f"admin/{logged['project']}"
+    runs = {r.name: r for r in api.runs(path)}
+    assert set(runs) == {"sdk-run", "mlflow-run"}
+    sdk, mlf = runs["sdk-run"], runs["mlflow-run"]
+    assert sdk.run_id == logged["cuid"] and mlf.run_id == logged["mlflow_run_id"]
+    assert sdk.state == "FINISHED" and mlf.state == "FINISHED"
+    assert sdk.description == "logged by swanlab" and sdk.group == "grp" and sdk.job_type == "train"
+    assert [x["name"] for x in sdk.labels] == ["t1", "t2"]
+    config = {k: v["value"] for k, v in sdk.profile["config"].items()}
+    assert config == {"lr": 0.01, "epochs": 7, "model": {"depth": 3, "act": "relu"}, "flag": True}
+    assert {k: v["value"] for k, v in mlf.profile["config"].items()} == {"lr": "0.5", "optimizer": "adam"}
+    assert sdk.project_id == logged["exp_id"] and sdk.created_at_ts > 0
+    # the same runs through the project (its path has a leading slash), paged, and filtered
+    assert {r.run_id for r in api.project(path).runs()} == {logged["cuid"], logged["mlflow_run_id"]}
+    paged = api.runs_get(path, size=10)
+    assert {r.run_id for r in paged} == {logged["cuid"], logged["mlflow_run_id"]}
+    assert paged.json()["total"] == 2
+    lr = [r.name for r in api.runs(path, filters=[{"key": "lr", "type": "CONFIG", "op": "EQ", "value": ["0.01"]}])]
+    assert lr == ["sdk-run"]
+    low = [r.name for r in api.runs(path, filters=[{"key": "loss", "type": "SCALAR", "op": "LTE", "value": ["0.1"]}])]
+    assert low == ["sdk-run"]  # last loss: 1/12 for the SDK run, 0.12 for the MLflow run
+    named = api.project(path).runs(sorts=[{"key": "name", "type": "STABLE", "order": "ASC"}])
+    assert [r.name for r in named] == ["mlflow-run", "sdk-run"]
+
+
+def test_sdk_run_metrics_summary_series_and_columns(api, logged):
+    exp = api.run(f"admin/{logged['project']}/{logged['cuid']}")
+    assert exp.wrapper().ok and exp.name == "sdk-run" and exp.state == "FINISHED"
+    assert exp.profile["config"]["epochs"]["value"] == 7
+    lines = _by_key(exp.metrics(keys=["loss", "train/acc"]))
+    assert _points(lines["loss"]) == [(i, sdk_loss(i)) for i in range(SDK_STEPS)]
+    assert _points(lines["train/acc"]) == [(i, sdk_acc(i)) for i in range(SDK_STEPS)]
+    assert lines["loss"]["latest"]["data"] == sdk_loss(SDK_STEPS - 1)
+    assert lines["loss"]["latest"]["index"] == SDK_STEPS - 1
+    assert lines["loss"]["min"]["data"] == sdk_loss(SDK_STEPS - 1) and lines["loss"]["max"]["data"] == 1.0
+    # a long line: sampled to at most 1500 points (first and last kept), exact in full
+    sampled = _points(_by_key(exp.metrics(keys=["long"]))["long"])
+    assert 1000 <= len(sampled) <= 1500 and sampled[0] == (0, 0.0)
+    assert sampled[-1] == (LONG_STEPS - 1, long_value(LONG_STEPS - 1))
+    assert all(v == long_value(s) for s, v in sampled)
+    full = _by_key(exp.metrics(keys=["long", "loss"], all=True))
+    assert [(p["step"], p["value"]) for p in full["long"]["metrics"]] == [(i, long_value(i)) for i in range(LONG_STEPS)]
+    assert [(p["step"], p["value"]) for p in full["loss"]["metrics"]] == [(i, sdk_loss(i)) for i in range(SDK_STEPS)]
+    timed = _by_key(exp.metrics(keys=["loss"], x_axis="time"))["loss"]["metrics"]
+    assert [p["data"] for p in timed] == [sdk_loss(i) for i in range(SDK_STEPS)]
+    assert all(p["index"] == p["timestamp"] > 0 for p in timed)
+    ranged = _by_key(exp.metrics(keys=["long"], range_query={"start": 100, "end": 104}))["long"]
+    assert [(p["step"], p["value"]) for p in ranged["metrics"]] == [(i, long_value(i)) for i in range(100, 105)]
+    summary = exp.summary()
+    assert summary["loss"]["step"] == SDK_STEPS - 1 and summary["loss"]["value"] == sdk_loss(SDK_STEPS - 1)
+    assert summary["loss"]["min"] == sdk_loss(SDK_STEPS - 1) and summary["loss"]["max"] == 1.0
+    assert summary["train/acc"]["value"] == sdk_acc(SDK_STEPS - 1)
+    assert set(exp.summary(keys=["loss"])) == {"loss"}
+    assert set(exp.series().json()["keys"]) == {"loss", "train/acc", "long"}
+    assert exp.series().availability(["loss", "nope"]) == {"loss": [logged["cuid"]], "nope": []}
+    key = next(k for k in exp.series() if k.key == "train/acc")
+    assert _points(key.metric()) == [(i, sdk_acc(i)) for i in range(SDK_STEPS)]
+    with pytest.warns(DeprecationWarning):
+        columns = {c.key: c for c in exp.columns()}
+    assert {"loss", "train/acc", "long"} <= set(columns) and columns["loss"].column_type == "FLOAT"
+    logs = exp.logs()
+    assert any("console line for the log reader" in line["message"] for line in logs["logs"])
+
+
+def test_mlflow_run_reads_through_swanlab_api(api, logged):
+    exp = api.run(f"admin/{logged['project']}/{logged['mlflow_run_id']}")
+    assert exp.wrapper().ok and exp.name == "mlflow-run" and exp.run_id == logged["mlflow_run_id"]
+    assert {k: v["value"] for k, v in exp.profile["config"].items()} == {"lr": "0.5", "optimizer": "adam"}
+    expected = [(i * 10, mlflow_loss(i)) for i in range(9)]
+    assert _points(_by_key(exp.metrics(keys=["loss"]))["loss"]) == expected
+    full = _by_key(exp.metrics(keys=["loss"], all=True))["loss"]["metrics"]
+    assert [(p["step"], p["value"]) for p in full] == expected
+    summary = exp.summary()
+    assert summary["loss"]["value"] == mlflow_loss(8) and summary["loss"]["step"] == 80
+    assert summary["__swanlab__.gpu"]["value"] == 42.0  # MLflow's system/ prefix is SwanLab's __swanlab__.
+    assert exp.series().json()["keys"] == ["loss"]
+    assert exp.series(metric_class="SYSTEM").json()["keys"] == ["__swanlab__.gpu"]
+
+
+def test_unknown_project_and_run_are_the_sdks_errors(api, logged):
+    missing = api.project(f"admin/missing-{uuid.uuid4().hex[:6]}")
+    resp = missing.wrapper()
+    assert not resp.ok and "not found" in resp.errmsg.lower()
+    run = api.run(f"admin/{logged['project']}/no-such-run")
+    resp = run.wrapper()
+    assert not resp.ok and "RESOURCE_DOES_NOT_EXIST" in resp.errmsg
+    with pytest.raises(ValueError, match="no-such-run"):
+        run.metrics(keys=["loss"])
+    assert list(api.runs(f"admin/missing-{uuid.uuid4().hex[:6]}")) == []
+    assert not api.workspace("no-such-workspace").wrapper().ok
+
+
+def _is_error(resp, status):
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    body = resp.json()
+    assert set(body) == {"code", "message"} and body["message"], body
+    return body
+
+
+def test_bad_parameters_are_4xx(server, logged):
+    sl = SwanLabHttp(server.url, admin_key(server))
+    project, cuid = logged["project"], logged["cuid"]
+    col = {"experimentId": cuid, "key": "loss", "createdAt": 1}
+    _is_error(sl.get(f"/project/admin/{project}/runs", params={"size": 1000}), 400)
+    _is_error(sl.get(f"/project/admin/{project}/runs", params={"page": "x"}), 400)
+    _is_error(sl.get("/project/admin", params={"page": 0}), 400)
+    _is_error(sl.post(f"/project/admin/{project}/runs/shows", json={"filters": [{"key": "a", "type": "NOPE"}]}), 400)
+    _is_error(sl.post(f"/project/admin/{project}/runs/shows", json={"filters": "x"}), 400)
+    _is_error(sl.post("/house/metrics/scalar", json={"projectId": logged["exp_id"], "columns": [col], "num": 0}), 400)
+    _is_error(sl.post("/house/metrics/scalar", json={"columns": [col], "xType": "weird"}), 400)
+    _is_error(sl.post("/house/metrics/scalar", json={"columns": []}), 400)
+    _is_error(sl.post("/house/metrics/scalar", json={"columns": [{**col, "experimentId": "nope"}]}), 404)
+    _is_error(sl.post("/house/metrics/scalar", json={"projectId": "999999", "columns": [col]}), 409)
+    _is_error(sl.post("/house/metrics/summaries", json={"experiments": "x"}), 400)
+    _is_error(sl.post("/house/metrics/other/keys", json={"experiments": [col]}), 400)
+    _is_error(sl.post("/files/presigned/get", json={"paths": ["swan-export/forged.token"]}), 403)
+    _is_error(sl.post("/files/presigned/get", json={"paths": ["elsewhere/file.csv"]}), 404)
+    _is_error(sl.get("/swan/export/forged.token"), 403)
+    _is_error(sl.get(f"/experiment/{cuid}/column", params={"class": "WRONG"}), 400)
+    _is_error(sl.get("/house/metrics/log", params={"experimentId": cuid, "level": "LOUD"}), 400)
+    _is_error(sl.get("/house/metrics/log", params={"experimentId": "nope"}), 404)
+    _is_error(sl.get("/group/no-such-workspace"), 404)
+    _is_error(sl.get("/user/nobody-here/groups"), 404)
