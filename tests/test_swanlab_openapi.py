@@ -236,3 +236,48 @@ def test_bad_parameters_are_4xx(server, logged):
     _is_error(sl.get("/house/metrics/log", params={"experimentId": "nope"}), 404)
     _is_error(sl.get("/group/no-such-workspace"), 404)
     _is_error(sl.get("/user/nobody-here/groups"), 404)
+
+
+def test_access_policy_applies_to_the_query_client(tmp_path):
+    """With --auth, a user reads its own workspace through swanlab.Api(); another member gets the
+    SDK's permission error, and does not see the workspace in its list."""
+    import os
+    import subprocess
+    import sys
+
+    import swanlab
+
+    from tests.server import LiveServer
+
+    srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
+    try:
+        env = {**os.environ, "SWAN_HOME": str(srv.home)}
+        keys = {}
+        for name in ("owner", "outsider"):
+            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
+                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
+                                 text=True, check=True)
+            keys[name] = out.stdout.strip().splitlines()[-1]
+        sl = SwanLabHttp(srv.url, keys["owner"])
+        project, cuid = f"p-{uuid.uuid4().hex[:6]}", f"c-{uuid.uuid4().hex[:6]}"
+        pid = sl.project(project, workspace="owner")["cuid"]
+        assert sl.experiment(project, cuid, workspace="owner").status_code == 201
+        metrics = [{"key": "loss", "index": i, "data": 0.5 * i, "create_time": "2026-01-01T00:00:00Z"} for i in range(4)]
+        assert sl.post("/house/metrics", json={"type": "scalar", "projectId": pid, "experimentId": cuid,
+                                               "metrics": metrics}).status_code == 201
+
+        owner = swanlab.Api(api_key=keys["owner"], host=srv.url)
+        assert owner.username == "owner" and "owner" in [w.username for w in owner.workspaces()]
+        assert [r.run_id for r in owner.runs(f"owner/{project}")] == [cuid]
+        line = owner.run(f"owner/{project}/{cuid}").metrics(keys=["loss"])["list"][0]
+        assert _points(line) == [(i, 0.5 * i) for i in range(4)]
+
+        outsider = swanlab.Api(api_key=keys["outsider"], host=srv.url)
+        assert "owner" not in [w.username for w in outsider.workspaces()]
+        resp = outsider.project(f"owner/{project}").wrapper()
+        assert not resp.ok and "PERMISSION_DENIED" in resp.errmsg
+        assert not outsider.run(f"owner/{project}/{cuid}").wrapper().ok
+        assert list(outsider.runs(f"owner/{project}")) == []
+        assert not outsider.self_hosted().root
+    finally:
+        srv.stop()
