@@ -117,16 +117,23 @@ def gc(older_than, run_ids, experiment_ids, logged_model_ids, dry_run, backend_s
 @click.command("export")
 @click.argument("project")
 @click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--no-users", is_flag=True,
+              help="Leave the server's users and API keys out of the export.")
 @_store_options
-def export(project, directory, backend_store_uri, artifacts_destination):
-    """Write PROJECT (a name or an id) with all its runs, metrics and artifacts to DIRECTORY."""
+def export(project, directory, no_users, backend_store_uri, artifacts_destination):
+    """Write PROJECT (a name or an id) with all its runs, metrics and artifacts to DIRECTORY.
+
+    The export also holds the server's users: name, display name, role, own workspace,
+    workspace memberships and API keys as the SHA-256 digests the server stores (never a plain
+    key; treat the directory as a secret all the same)."""
     from swan_server.services.ops import Exporter
 
     store, artifacts = _open(backend_store_uri, artifacts_destination)
-    manifest = _run(lambda: Exporter(store, artifacts).export(project, directory, click.echo))
+    manifest = _run(lambda: Exporter(store, artifacts).export(project, directory, click.echo, users=not no_users))
     c = manifest["counts"]
     click.echo(f"Exported project '{manifest['project']['name']}': {c.get('runs', 0)} run(s), "
-               f"{c.get('metric_points', 0)} point(s), {c.get('artifact_files', 0)} artifact file(s) to {directory}")
+               f"{c.get('metric_points', 0)} point(s), {c.get('artifact_files', 0)} artifact file(s) to {directory}"
+               + (f", and {c['users']} user(s)" if "users" in c else ""))
     for uri in manifest["external_artifact_uris"]:
         click.echo(f"Not exported (outside the artifacts destination): {uri}", err=True)
 
@@ -138,13 +145,41 @@ def import_group():
 
 @import_group.command("swan")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--replace-users", is_flag=True,
+              help="A user of the export whose name exists here takes the export's role, display name and "
+                   "disabled state, joins the export's workspaces with the export's roles, and gains its API "
+                   "keys (its other keys and memberships here stay; keys revoked in the export are revoked).")
+@click.option("--no-users", is_flag=True, help="Import no users or API keys.")
 @_store_options
-def import_swan(directory, backend_store_uri, artifacts_destination):
-    """Import a project written by `swan export` (again: adds only what is missing)."""
-    from swan_server.services.ops import Importer
+def import_swan(directory, replace_users, no_users, backend_store_uri, artifacts_destination):
+    """Import a project written by `swan export` into this server.
 
+    Rows are matched by their natural keys (run id, model id, trace id, registered model name
+    and version): what is new is added, what changed is updated (run status, end time, name,
+    tags, params, lifecycle; new metric points, logged models, versions...), and the tags of each
+    exported run, model, trace and registered model become the exported ones. Importing the same
+    export again changes nothing; importing a newer export of the same project brings this
+    server up to date. Runs, models and versions missing from the newer export are kept.
+
+    Users: the export's users are created with their workspaces, memberships and API keys, so
+    the same keys authenticate here. A user whose name already exists here is kept as it is
+    (role, memberships and keys untouched, the export's keys for it not added) unless
+    --replace-users is given. A key already held by another user here is skipped."""
+    from swan_server.services.ops import USERS_KEEP, USERS_REPLACE, USERS_SKIP, Importer
+
+    if no_users and replace_users:
+        _fail("--no-users and --replace-users exclude each other")
+    users = USERS_SKIP if no_users else USERS_REPLACE if replace_users else USERS_KEEP
     store, artifacts = _open(backend_store_uri, artifacts_destination)
-    result = _run(lambda: Importer(store, artifacts).import_dir(directory, click.echo))
+    result = _run(lambda: Importer(store, artifacts).import_dir(directory, click.echo, users=users))
+    updated = sum(result["updated"].values()) + sum(result["removed"].values())
     click.echo(f"Imported into project {result['project_id']} "
                f"({result['inserted'].get('runs', 0)} new run(s), {result['inserted'].get('metric_points', 0)} new point(s), "
-               f"{result['artifacts_copied']} artifact file(s) copied)")
+               f"{result['artifacts_copied']} artifact file(s) copied; "
+               f"{result['updated'].get('runs', 0)} run(s) updated, {updated} row(s) changed in all)")
+    u = result["users"]
+    if u is not None:
+        click.echo(f"Users: {len(u['created'])} created, {len(u['replaced'])} replaced, "
+                   f"{len(u['kept'])} already here and kept" + (f" ({', '.join(u['kept'])})" if u["kept"] else ""))
+        for key in u["skipped_keys"]:
+            click.echo(f"API key {key}... not imported: another user here holds it", err=True)

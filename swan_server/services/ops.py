@@ -9,9 +9,18 @@ An export is a plain directory:
                                per line, values as stored (NaN is 0 with is_nan; ±inf is ±DBL_MAX)
     artifacts/...              the project's artifact tree, relative to its artifact root
 
+    tables/users-NNNN.jsonl    the server's users (unless left out): name, role, workspaces, memberships
+                               and API keys as their stored SHA-256 digests, never plain keys
+
 Import checks every checksum before it writes anything, then writes artifacts, rows and points
-with insert-or-skip statements: running it twice, or again after an interruption, adds only
-what is missing and duplicates nothing."""
+matched by natural keys: new rows are inserted, changed ones updated, the tags (params, aliases,
+...) of each exported run, model, trace and registered model become the exported set, and points
+are added when missing. Running it twice, or again after an interruption, duplicates nothing
+and changes nothing more; importing a newer export of the same project brings the target up to
+date (runs, models, versions missing from the newer export are kept, never removed). Artifact
+files are copied when missing or different (by size, and by checksum up to 8 MiB); files
+removed at the source stay. Users that exist here by name are kept unless the import replaces
+them."""
 
 from __future__ import annotations
 
@@ -227,7 +236,7 @@ class Exporter:
         self.store = store
         self.artifacts = artifacts
 
-    def export(self, project: str, out_dir: str | Path, echo: Echo = _quiet) -> dict:
+    def export(self, project: str, out_dir: str | Path, echo: Echo = _quiet, users: bool = True) -> dict:
         from swan_server import __version__ as swan_version
         from swan_server.db.engine import current_revision
 
@@ -250,9 +259,16 @@ class Exporter:
                 if name == "trace_tags" and r.get("key") == "mlflow.artifactLocation":
                     uris.add(r["value"])
             counts[name] = counts.get(name, 0) + len(rows)
+        if users:
+            writer = writers.setdefault("users", _Chunked(out, "tables", "users", ROWS_PER_FILE, files))
+            exported_users = self.store.export_users()
+            for u in exported_users:
+                writer.write(orjson.dumps(u))
+            counts["users"] = len(exported_users)
         for w in writers.values():
             w.close()
-        echo(f"rows: {sum(counts.values())} in {len(writers)} table(s)")
+        echo(f"rows: {sum(v for k, v in counts.items() if k != 'users')} in {len(writers)} table(s)"
+             + (f", {counts['users']} user(s)" if users else ""))
 
         points = _Chunked(out, "points", "points", POINTS_PER_FILE, files)
         n_points = 0
@@ -359,6 +375,10 @@ def _lines(path: Path) -> Iterator[bytes]:
                 yield line
 
 
+USERS_KEEP, USERS_REPLACE, USERS_SKIP = "keep", "replace", "skip"
+SMALL_FILE = 8 << 20  # same-size artifact files up to this size are compared by checksum
+
+
 class Importer:
     BATCH = 2000
 
@@ -366,7 +386,7 @@ class Importer:
         self.store = store
         self.artifacts = artifacts
 
-    def import_dir(self, src_dir: str | Path, echo: Echo = _quiet) -> dict:
+    def import_dir(self, src_dir: str | Path, echo: Echo = _quiet, users: str = USERS_KEEP) -> dict:
         src = Path(src_dir)
         manifest = read_manifest(src)
         verify(src, manifest)
@@ -381,6 +401,13 @@ class Importer:
         project_rows = [orjson.loads(line) for e in table_files.get("projects", []) for line in _lines(src / e["path"])]
         if len(project_rows) != 1:
             raise invalid("The export must hold exactly one project")
+        user_result = None
+        if users != USERS_SKIP and table_files.get("users"):
+            # First: the project's workspace may be a user's, made here with its owner.
+            user_rows = [orjson.loads(line) for e in table_files["users"] for line in _lines(src / e["path"])]
+            user_result = self.store.import_users(user_rows, replace=users == USERS_REPLACE)
+            echo(f"users: {len(user_result['created'])} created, {len(user_result['replaced'])} replaced, "
+                 f"{len(user_result['kept'])} kept as they are here")
         ctx = ImportContext()
         pk, created = self.store.import_project(project_rows[0], ctx)
         here = self.store.get_experiment(str(pk)).artifact_location.rstrip("/")
@@ -389,17 +416,24 @@ class Importer:
         echo(f"{'created' if created else 'merging into'} project {pk} '{project_rows[0]['name']}'")
 
         # Files first: a run becomes visible with its artifacts already in place.
-        copied = skipped = 0
+        copied = replaced = skipped = 0
+        sizes: dict[str, dict[str, int | None]] = {}
         for entry in by_kind.get("artifacts", []):
             rel = entry["path"][len("artifacts/"):]
             target = _rebase(rel, old_root, new_root)
-            if self.artifacts.is_file(target):
-                skipped += 1
-                continue
+            folder, base = posixpath.split(target)
+            if folder not in sizes:
+                sizes[folder] = {i.path: i.file_size for i in self.artifacts.list_dir(folder) if not i.is_dir}
+            if base in sizes[folder]:
+                if sizes[folder][base] == entry["bytes"] and (
+                        entry["bytes"] > SMALL_FILE or self._sha256(target) == entry["sha256"]):
+                    skipped += 1
+                    continue
+                replaced += 1
             with open(src / entry["path"], "rb") as f:
                 self.artifacts.write(target, f)
             copied += 1
-        echo(f"artifacts: {copied} copied, {skipped} already here")
+        echo(f"artifacts: {copied} copied ({replaced} of them replaced a different file), {skipped} already here")
 
         for name in TABLE_ORDER:
             if name == "projects":
@@ -412,13 +446,25 @@ class Importer:
                         self.store.import_rows(name, batch, ctx)
                         batch = []
             self.store.import_rows(name, batch, ctx)
+            self.store.prune_rows(name, ctx)
         for entry in by_kind.get("points", []):
             for line in _lines(src / entry["path"]):
                 run_uuid, key, points = orjson.loads(line)
                 self.store.import_points(run_uuid, key, [tuple(p) for p in points], ctx)
         echo("rows added: " + (", ".join(f"{k} {v}" for k, v in sorted(ctx.inserted.items()) if v) or "none"))
+        echo("rows updated: " + (", ".join(f"{k} {v}" for k, v in sorted(ctx.updated.items()) if v) or "none"))
+        echo("rows removed: " + (", ".join(f"{k} {v}" for k, v in sorted(ctx.removed.items()) if v) or "none"))
         return {"project_id": str(pk), "created": created, "inserted": dict(ctx.inserted),
-                "artifacts_copied": copied, "artifacts_skipped": skipped}
+                "updated": dict(ctx.updated), "removed": dict(ctx.removed),
+                "artifacts_copied": copied, "artifacts_replaced": replaced, "artifacts_skipped": skipped,
+                "users": user_result}
+
+    def _sha256(self, path: str) -> str:
+        digest = hashlib.sha256()
+        chunks, _ = self.artifacts.open_read(path)
+        for chunk in chunks:
+            digest.update(chunk)
+        return digest.hexdigest()
 
 
 def _rebase(path: str, old_root: str | None, new_root: str | None) -> str:

@@ -2,16 +2,22 @@
 
 Export reads every row that belongs to one project and replaces the server's own integer keys by
 natural ones (run ids, dataset ids as exported, model ids, trace ids, registry names), so that
-rows can land on any other server whatever ids it has already issued. Import writes them with
-insert-or-skip statements keyed by those natural keys: importing the same directory twice, or
-again after an interruption, adds only what is missing."""
+rows can land on any other server whatever ids it has already issued. Import matches rows by
+those natural keys: a new row is inserted, an existing one is updated where the export differs
+(a run's status, end time, name, lifecycle; a tag's value; a metric's summary...), and the tags,
+params, aliases and trace metadata of every exported run, model, trace, project and registered
+model become exactly the exported set (keys the export no longer has are removed). Append-only
+rows (metric points, console lines, media items, run inputs) are inserted when missing.
+Importing the same directory twice, or again after an interruption, changes nothing more; a
+newer export of the same project brings the target up to date. Nothing is ever removed whole:
+a run, model, trace or model version missing from the export stays as it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 
 from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
@@ -56,10 +62,23 @@ class ImportContext:
     traces: dict[str, int] = field(default_factory=dict)  # tr-... -> pk
     registered: dict[str, int] = field(default_factory=dict)  # name -> pk
     versions: dict[tuple[str, int], int] = field(default_factory=dict)  # (name, version) -> pk
+    exported_versions: set[int] = field(default_factory=set)  # pks of the versions the export holds
+    # Per table whose rows form a set per parent: the (parent pk, key...) the export holds.
+    seen: dict[str, set] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
 
     def count(self, table: str, n: int) -> None:
         self.inserted[table] = self.inserted.get(table, 0) + max(0, n or 0)
+
+    def count_updated(self, table: str, n: int) -> None:
+        if n:
+            self.updated[table] = self.updated.get(table, 0) + n
+
+    def count_removed(self, table: str, n: int) -> None:
+        if n:
+            self.removed[table] = self.removed.get(table, 0) + n
 
 
 class TransferMixin(SqlStoreBase):
@@ -171,6 +190,12 @@ class TransferMixin(SqlStoreBase):
             found = conn.execute(select(P).where(P.c.name == row["name"])).first()
             if found is not None:
                 ctx.project_pk = found.id
+                # Its lifecycle follows the export; its location and workspace stay this server's.
+                values = {k: row[k] for k in ("lifecycle_stage", "creation_time", "last_update_time", "deleted_time")
+                          if k in row and not _same(getattr(found, k), row[k])}
+                if values:
+                    conn.execute(update(P).where(P.c.id == found.id).values(**values))
+                    ctx.count_updated("projects", 1)
                 return found.id, False
             ws_name = row.get("workspace")
             ws = conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == ws_name)).scalar()
@@ -185,8 +210,8 @@ class TransferMixin(SqlStoreBase):
             return pk, True
 
     def import_rows(self, name: str, rows: list[dict], ctx: ImportContext) -> None:
-        """Insert-or-skip one piece of an exported table (never `projects`), in one transaction,
-        and extend the key maps of `ctx`."""
+        """Insert or update one piece of an exported table (never `projects`), in one
+        transaction, and extend the key maps of `ctx`."""
         if not rows:
             return
         with self.write() as conn:
@@ -205,6 +230,65 @@ class TransferMixin(SqlStoreBase):
             ctx.count(table.name, len(conn.execute(stmt.returning(first), rows).all()))
         else:
             ctx.count(table.name, conn.execute(stmt, rows).rowcount)
+
+    def prune_rows(self, name: str, ctx: ImportContext) -> int:
+        """Once every piece of table `name` is imported: remove the rows of the exported parents
+        (runs, models, traces, ...) that the export no longer has (a deleted tag)."""
+        spec = _PRUNE.get(name)
+        if spec is None:
+            return 0
+        parent, keys, attr = spec
+        table = getattr(t, name)
+        if attr == "project":
+            parents = [ctx.project_pk]
+        else:
+            held = getattr(ctx, attr)
+            parents = sorted(held.values() if isinstance(held, dict) else held)
+        seen = ctx.seen.get(name, set())
+        cols = [table.c[parent], *(table.c[k] for k in keys)]
+        n = 0
+        with self.write() as conn:
+            for part in chunks(parents):
+                gone = [tuple(r) for r in conn.execute(select(*cols).where(table.c[parent].in_(part))) if tuple(r) not in seen]
+                for piece in chunks(gone, 500):
+                    n += conn.execute(delete(table).where(tuple_(*cols).in_(piece))).rowcount or 0
+        ctx.count_removed(name, n)
+        return n
+
+    def _sync(self, conn, table, rows: list[dict], keys: tuple[str, ...], ctx: ImportContext,
+              fixed: tuple[str, ...] = (), merge: Callable[[dict, dict], dict] | None = None) -> None:
+        """Insert the rows whose key (`keys`) is new here; update the columns (but `fixed`) of the
+        others where they differ. `merge(existing row, changes)` may adjust the changes."""
+        if not rows:
+            return
+        if table.name in _PRUNE:
+            parent, names, _ = _PRUNE[table.name]
+            ctx.seen.setdefault(table.name, set()).update((r[parent], *(r[k] for k in names)) for r in rows)
+        key_cols = [table.c[k] for k in keys]
+        existing: dict[tuple, dict] = {}
+        wanted = list(dict.fromkeys(tuple(r[k] for k in keys) for r in rows))
+        for part in chunks(wanted, 500):
+            cond = key_cols[0].in_([p[0] for p in part]) if len(keys) == 1 else tuple_(*key_cols).in_(part)
+            for row in conn.execute(select(table).where(cond)):
+                m = row._mapping
+                existing[tuple(m[k] for k in keys)] = dict(m)
+        new, changed = [], 0
+        for r in rows:
+            key = tuple(r[k] for k in keys)
+            old = existing.get(key)
+            if old is None:
+                new.append(r)
+                continue
+            values = {c: v for c, v in r.items()
+                      if c not in keys and c not in fixed and c in old and not _same(old[c], v)}
+            if merge is not None:
+                values = merge(old, values)
+            if values:
+                conn.execute(update(table).where(*(col == v for col, v in zip(key_cols, key))).values(**values))
+                old.update(values)
+                changed += 1
+        self._insert(conn, table, new, ctx)
+        ctx.count_updated(table.name, changed)
 
     def _run_pk(self, ctx: ImportContext, run_uuid: str) -> int:
         try:
@@ -236,26 +320,62 @@ class TransferMixin(SqlStoreBase):
 
 
 # -- per-table import handlers -------------------------------------------------------------------------
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is not None and b is not None and bool(a) == bool(b)
+    return a == b
+
+
+def _keys(table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.primary_key.columns)
+
+
+# Tables whose rows form a set per parent, which an import makes equal to the exported set:
+# table -> (parent column, key columns, ImportContext attribute holding the exported parents).
+_PRUNE = {
+    "project_tags": ("project_id", ("key",), "project"),
+    "project_columns": ("project_id", ("key",), "project"),
+    "params": ("run_id", ("key",), "runs"),
+    "run_tags": ("run_id", ("key",), "runs"),
+    "logged_model_tags": ("model_pk", ("key",), "models"),
+    "logged_model_params": ("model_pk", ("key",), "models"),
+    "trace_tags": ("trace_pk", ("key",), "traces"),
+    "trace_metadata": ("trace_pk", ("key",), "traces"),
+    "registered_model_tags": ("model_id", ("key",), "registered"),
+    "registered_model_aliases": ("model_id", ("alias",), "registered"),
+    "model_version_tags": ("version_id", ("key",), "exported_versions"),
+}
+
+# Append-only tables: a row, once written, never changes; the import only adds missing ones.
+_APPEND_ONLY = {"log_lines", "media_items", "run_model_inputs", "trace_run_links"}
+
+
+def _resolve(store: TransferMixin, r: dict, resolve: str | None, ctx: ImportContext) -> dict:
+    r = dict(r)
+    if resolve == "project":
+        r["project_id"] = ctx.project_pk
+    elif resolve == "run":
+        r["run_id"] = store._run_pk(ctx, r.pop("run"))
+    elif resolve == "model":
+        r["model_pk"] = _lookup(ctx.models, r.pop("model"), "logged model")
+    elif resolve == "trace":
+        r["trace_pk"] = _lookup(ctx.traces, r.pop("trace"), "trace")
+    elif resolve == "registered":
+        r["model_id"] = _lookup(ctx.registered, r.pop("model"), "registered model")
+    return r
+
+
 def _simple(table_name: str, key: str | None = None, resolve: str | None = None):
-    """Rows whose only foreign key is the project, or a natural key resolved through a ctx map."""
+    """Rows whose only foreign key is the project, or a natural key resolved through a ctx map,
+    keyed by their primary key."""
 
     def handler(store: TransferMixin, conn, rows, ctx: ImportContext):
         table = getattr(t, table_name)
-        out = []
-        for r in rows:
-            r = dict(r)
-            if resolve == "project":
-                r["project_id"] = ctx.project_pk
-            elif resolve == "run":
-                r["run_id"] = store._run_pk(ctx, r.pop("run"))
-            elif resolve == "model":
-                r["model_pk"] = _lookup(ctx.models, r.pop("model"), "logged model")
-            elif resolve == "trace":
-                r["trace_pk"] = _lookup(ctx.traces, r.pop("trace"), "trace")
-            elif resolve == "registered":
-                r["model_id"] = _lookup(ctx.registered, r.pop("model"), "registered model")
-            out.append(r)
-        store._insert(conn, table, out, ctx)
+        out = [_resolve(store, r, resolve, ctx) for r in rows]
+        if table_name in _APPEND_ONLY:
+            store._insert(conn, table, out, ctx)
+        else:
+            store._sync(conn, table, out, _keys(table), ctx)
 
     return handler
 
@@ -269,25 +389,36 @@ def _lookup(mapping: dict, key, what: str):
 
 def _datasets(store: TransferMixin, conn, rows, ctx):
     D = t.datasets
-    store._insert(conn, D, [{**{k: v for k, v in r.items() if k != "id"}, "project_id": ctx.project_pk} for r in rows], ctx)
+    store._sync(conn, D, [{**{k: v for k, v in r.items() if k != "id"}, "project_id": ctx.project_pk} for r in rows],
+                ("project_id", "name", "digest"), ctx)
     for r in rows:
         ctx.datasets[r["id"]] = conn.execute(
             select(D.c.id).where(D.c.project_id == ctx.project_pk, D.c.name == r["name"], D.c.digest == r["digest"])
         ).scalar_one()
 
 
-def _by_natural_key(store: TransferMixin, conn, rows, ctx, table, key: str, location: str, what: str) -> dict:
-    """Insert the rows whose natural key (run id, model id) is new here, rewriting their artifact
-    location; refuse a key that already belongs to another project. Returns {key: primary key}."""
+def _by_natural_key(store: TransferMixin, conn, rows, ctx, table, key: str, location: str | None, what: str) -> dict:
+    """Insert the rows whose natural key (run id, model id, trace id) is new here and update the
+    others, rewriting their artifact location; refuse a key that already belongs to another
+    project. Returns {key: primary key}."""
     keys = [r[key] for r in rows]
-    existing = dict(conn.execute(select(table.c[key], table.c.project_id).where(table.c[key].in_(keys))).all())
+    existing = {}
+    for part in chunks(keys):
+        existing.update(conn.execute(select(table.c[key], table.c.project_id).where(table.c[key].in_(part))).all())
     for k, project in existing.items():
         if project != ctx.project_pk:
             raise invalid(f"{what} {k} already exists here in another project (id {project})")
-    new = [{**r, "project_id": ctx.project_pk, location: ctx.rewrite(r[location])}
-           for r in rows if r[key] not in existing]
-    store._insert(conn, table, new, ctx)
-    return {k: pk for pk, k in conn.execute(select(table.c.id, table.c[key]).where(table.c[key].in_(keys)))}
+    out = []
+    for r in rows:
+        r = {**r, "project_id": ctx.project_pk}
+        if location:
+            r[location] = ctx.rewrite(r[location])
+        out.append(r)
+    store._sync(conn, table, out, (key,), ctx, fixed=("project_id",))
+    found = {}
+    for part in chunks(keys):
+        found.update({k: pk for pk, k in conn.execute(select(table.c.id, table.c[key]).where(table.c[key].in_(part)))})
+    return found
 
 
 def _runs(store: TransferMixin, conn, rows, ctx):
@@ -303,7 +434,8 @@ def _run_inputs(store: TransferMixin, conn, rows, ctx):
 
 
 def _input_tags(store: TransferMixin, conn, rows, ctx):
-    store._insert(conn, t.input_tags, [{**r, "input_id": _lookup(ctx.inputs, r["input_id"], "run input")} for r in rows], ctx)
+    store._sync(conn, t.input_tags, [{**r, "input_id": _lookup(ctx.inputs, r["input_id"], "run input")} for r in rows],
+                ("input_id", "key"), ctx)
 
 
 def _metric_series(store: TransferMixin, conn, rows, ctx):
@@ -313,8 +445,8 @@ def _metric_series(store: TransferMixin, conn, rows, ctx):
         r = dict(r)
         r["run_id"] = store._run_pk(ctx, r.pop("run"))
         out.append(r)
-    # The summary comes whole from the exporting server; the points follow it.
-    store._insert(conn, S, out, ctx)
+    # The summary comes whole from the exporting server (and replaces an older one); the points follow it.
+    store._sync(conn, S, out, ("run_id", "key"), ctx)
     by_pk = {pk: u for u, pk in ctx.runs.items()}
     for part in chunks(sorted({r["run_id"] for r in out}), 1000):
         for sid, run_pk, key in conn.execute(select(S.c.id, S.c.run_id, S.c.key).where(S.c.run_id.in_(part))):
@@ -329,26 +461,23 @@ def _logged_models(store: TransferMixin, conn, rows, ctx):
 
 def _run_models(table_name: str):
     def handler(store: TransferMixin, conn, rows, ctx):
+        table = getattr(t, table_name)
         out = []
         for r in rows:
             r = dict(r)
             r["run_id"] = store._run_pk(ctx, r.pop("run"))
             r["model_pk"] = _lookup(ctx.models, r.pop("model"), "logged model")
             out.append(r)
-        store._insert(conn, getattr(t, table_name), out, ctx)
+        if table_name in _APPEND_ONLY:
+            store._insert(conn, table, out, ctx)
+        else:
+            store._sync(conn, table, out, _keys(table), ctx)
 
     return handler
 
 
 def _traces(store: TransferMixin, conn, rows, ctx):
-    TR = t.traces
-    ids = [r["trace_id"] for r in rows]
-    existing = {m: p for m, p in conn.execute(select(TR.c.trace_id, TR.c.project_id).where(TR.c.trace_id.in_(ids)))}
-    for m, project in existing.items():
-        if project != ctx.project_pk:
-            raise invalid(f"Trace {m} already exists here in another project (id {project})")
-    store._insert(conn, TR, [{**r, "project_id": ctx.project_pk} for r in rows if r["trace_id"] not in existing], ctx)
-    ctx.traces.update({m: pk for pk, m in conn.execute(select(TR.c.id, TR.c.trace_id).where(TR.c.trace_id.in_(ids)))})
+    ctx.traces.update(_by_natural_key(store, conn, rows, ctx, t.traces, "trace_id", None, "Trace"))
 
 
 def _trace_tags(store: TransferMixin, conn, rows, ctx):
@@ -359,16 +488,20 @@ def _trace_tags(store: TransferMixin, conn, rows, ctx):
         if r["key"] == "mlflow.artifactLocation":
             r["value"] = ctx.rewrite(r["value"])
         out.append(r)
-    store._insert(conn, t.trace_tags, out, ctx)
+    store._sync(conn, t.trace_tags, out, ("trace_pk", "key"), ctx)
 
 
 def _registered_models(store: TransferMixin, conn, rows, ctx):
     RM = t.registered_models
     names = [r["name"] for r in rows]
-    store._insert(conn, RM, rows, ctx)
-    for r in rows:  # a model that already existed keeps counting from the larger number
-        conn.execute(update(RM).where(RM.c.name == r["name"], RM.c.last_version < r["last_version"])
-                     .values(last_version=r["last_version"]))
+
+    def keep_larger_number(old: dict, changes: dict) -> dict:
+        # A model that already existed keeps counting from the larger number.
+        if "last_version" in changes and changes["last_version"] < old["last_version"]:
+            del changes["last_version"]
+        return changes
+
+    store._sync(conn, RM, rows, ("name",), ctx, merge=keep_larger_number)
     ctx.registered.update({n: pk for pk, n in conn.execute(select(RM.c.id, RM.c.name).where(RM.c.name.in_(names)))})
 
 
@@ -381,17 +514,20 @@ def _model_versions(store: TransferMixin, conn, rows, ctx):
         r["source"] = ctx.rewrite(r["source"])
         r["storage_location"] = ctx.rewrite(r["storage_location"])
         out.append(r)
-    store._insert(conn, MV, out, ctx)
+    store._sync(conn, MV, out, ("model_id", "version"), ctx)
     by_pk = {pk: n for n, pk in ctx.registered.items()}
+    exported = {(r["model_id"], r["version"]) for r in out}
     for part in chunks(sorted({r["model_id"] for r in out}), 1000):
         for pk, model_pk, version in conn.execute(select(MV.c.id, MV.c.model_id, MV.c.version).where(MV.c.model_id.in_(part))):
             ctx.versions[(by_pk[model_pk], version)] = pk
+            if (model_pk, version) in exported:
+                ctx.exported_versions.add(pk)
 
 
 def _model_version_tags(store: TransferMixin, conn, rows, ctx):
     out = [{"version_id": _lookup(ctx.versions, (r["model"], r["version"]), "model version"),
             "key": r["key"], "value": r["value"]} for r in rows]
-    store._insert(conn, t.model_version_tags, out, ctx)
+    store._sync(conn, t.model_version_tags, out, ("version_id", "key"), ctx)
 
 
 _IMPORTERS = {

@@ -106,3 +106,83 @@ class UsersMixin(SqlStoreBase):
     def workspace_name(self, workspace_id: int) -> str | None:
         with self.read() as conn:
             return conn.execute(select(t.workspaces.c.name).where(t.workspaces.c.id == workspace_id)).scalar()
+
+    # -- moving users between servers (`swan export` / `swan import swan`) ------------------------
+    def export_users(self) -> list[dict]:
+        """Every user with its own workspace, workspace memberships and API keys, by name. Keys
+        are the stored SHA-256 digests (the server never has the plain keys)."""
+        U, K, M, W = t.users, t.api_keys, t.workspace_members, t.workspaces
+        with self.read() as conn:
+            ws = dict(conn.execute(select(W.c.id, W.c.name)).all())
+            users = conn.execute(select(U).order_by(U.c.id)).all()
+            keys: dict[int, list[dict]] = {}
+            for r in conn.execute(select(K).order_by(K.c.id)):
+                keys.setdefault(r.user_id, []).append(
+                    {"key_hash": r.key_hash, "prefix": r.prefix, "description": r.description,
+                     "created_time": r.created_time, "revoked_time": r.revoked_time})
+            members: dict[int, list[dict]] = {}
+            for r in conn.execute(select(M).order_by(M.c.workspace_id)):
+                members.setdefault(r.user_id, []).append(
+                    {"workspace": ws.get(r.workspace_id), "role": r.role, "created_time": r.created_time})
+        return [{"name": u.name, "display_name": u.display_name, "role": u.role, "disabled": bool(u.disabled),
+                 "created_time": u.created_time, "workspace": ws.get(u.workspace_id),
+                 "memberships": members.get(u.id, []), "api_keys": keys.get(u.id, [])} for u in users]
+
+    def import_users(self, rows: list[dict], replace: bool = False) -> dict[str, list[str]]:
+        """Create the exported users that this server lacks, with their workspaces, memberships
+        and API keys (digests as exported). A user whose name exists here is kept as it is, or
+        with `replace` takes the export's role, display name, disabled state and memberships
+        and gains its API keys (keys it has here stay; a key revoked in the export is revoked).
+        A key digest that belongs to another user here is skipped. Returns the names
+        {"created": [...], "replaced": [...], "kept": [...], "skipped_keys": [...]}."""
+        U, K, M, W = t.users, t.api_keys, t.workspace_members, t.workspaces
+        out: dict[str, list[str]] = {"created": [], "replaced": [], "kept": [], "skipped_keys": []}
+        now = now_ms()
+        with self.write() as conn:
+
+            def workspace(name: str | None) -> int | None:
+                if not name:
+                    return None
+                found = conn.execute(select(W.c.id).where(W.c.name == name)).scalar()
+                if found is None:
+                    found = conn.execute(W.insert().values(name=name, created_time=now)).inserted_primary_key[0]
+                return found
+
+            for row in rows:
+                found = conn.execute(select(U).where(U.c.name == row["name"])).first()
+                values = {"display_name": row.get("display_name"), "role": row["role"],
+                          "disabled": bool(row.get("disabled"))}
+                if found is None:
+                    uid = conn.execute(U.insert().values(
+                        name=row["name"], workspace_id=workspace(row.get("workspace") or row["name"]),
+                        created_time=row.get("created_time") or now, **values)).inserted_primary_key[0]
+                    out["created"].append(row["name"])
+                elif replace:
+                    uid = found.id
+                    conn.execute(update(U).where(U.c.id == uid).values(**values))
+                    if values["disabled"]:
+                        conn.execute(delete(t.sessions).where(t.sessions.c.user_id == uid))
+                    out["replaced"].append(row["name"])
+                else:
+                    out["kept"].append(row["name"])
+                    continue
+                own = conn.execute(select(U.c.workspace_id).where(U.c.id == uid)).scalar()
+                for m in row.get("memberships", []):
+                    ws_id = workspace(m.get("workspace"))
+                    if ws_id is None or ws_id == own:
+                        continue
+                    res = conn.execute(update(M).where(M.c.workspace_id == ws_id, M.c.user_id == uid).values(role=m["role"]))
+                    if res.rowcount == 0:
+                        conn.execute(M.insert().values(workspace_id=ws_id, user_id=uid, role=m["role"],
+                                                       created_time=m.get("created_time") or now))
+                for k in row.get("api_keys", []):
+                    holder = conn.execute(select(K.c.user_id, K.c.revoked_time).where(K.c.key_hash == k["key_hash"])).first()
+                    if holder is None:
+                        conn.execute(K.insert().values(
+                            user_id=uid, key_hash=k["key_hash"], prefix=k["prefix"], description=k.get("description"),
+                            created_time=k.get("created_time") or now, revoked_time=k.get("revoked_time")))
+                    elif holder.user_id != uid:
+                        out["skipped_keys"].append(f"{row['name']}:{k['prefix']}")
+                    elif k.get("revoked_time") and holder.revoked_time is None:
+                        conn.execute(update(K).where(K.c.key_hash == k["key_hash"]).values(revoked_time=k["revoked_time"]))
+        return out
