@@ -335,8 +335,8 @@ def _artifact_paths(destination: str, moto_s3) -> list[str]:
     return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-@pytest.mark.parametrize("where", ["local", "s3"])
-def test_gc_purges_deleted_logged_models_and_those_of_purged_runs(where, tmp_path, moto_s3, monkeypatch):
+@pytest.mark.parametrize("where,backend", [("local", "sqlite"), ("s3", "postgresql")])
+def test_gc_purges_deleted_logged_models_and_those_of_purged_runs(where, backend, tmp_path, moto_s3, monkeypatch):
     """Deleted logged models go (rows and files); so do the models a purged run produced, unless a
     registered model version was made from them. Every registry read still works afterwards,
     for versions made from the purged run and from the kept models."""
@@ -352,7 +352,9 @@ def test_gc_purges_deleted_logged_models_and_those_of_purged_runs(where, tmp_pat
         dest, extra = f"s3://{bucket}/swan", moto_s3.env
     else:
         dest = str(tmp_path / "home" / "artifacts")
-    srv = LiveServer(tmp_path / "home", artifacts_destination=dest, extra_env=extra).start()
+    db = TempDatabase(backend).create() if backend != "sqlite" else None
+    srv = LiveServer(tmp_path / "home", artifacts_destination=dest, extra_env=extra,
+                     backend_store_uri=db.uri if db else None).start()
     try:
         client = MlflowClient(srv.url)
         files = tmp_path / "model"
@@ -443,3 +445,5 @@ def test_gc_purges_deleted_logged_models_and_those_of_purged_runs(where, tmp_pat
         assert not any(deleted_registered in p for p in _artifact_paths(dest, moto_s3))
     finally:
         srv.stop()
+        if db is not None:
+            db.drop()
