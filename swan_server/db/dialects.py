@@ -58,6 +58,8 @@ class PointsInserter:
     def __init__(self, dialect_name: str, table: str = "metric_points"):
         cols = ", ".join(self.COLUMNS)
         self.dialect_name = dialect_name
+        self.table = table
+        self._series_sql: dict[int, str] = {}
         if dialect_name == "sqlite":
             self.sql = f"INSERT INTO {table} ({cols}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         elif dialect_name == "postgresql":
@@ -78,3 +80,31 @@ class PointsInserter:
             columns = tuple(list(col) for col in zip(*rows))
             return conn.exec_driver_sql(self.sql, columns).rowcount
         return conn.exec_driver_sql(self.sql, rows).rowcount
+
+    def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
+        """`insert` for the points of one series, given as (step, timestamp, value, is_nan): the
+        series id is written into the statement, so no 5-tuple is built per point."""
+        if not points:
+            return 0
+        if self.dialect_name == "postgresql":
+            return conn.exec_driver_sql(self._sql_for(series_id), tuple(list(col) for col in zip(*points))).rowcount
+        if self.dialect_name == "sqlite":
+            return conn.exec_driver_sql(self._sql_for(series_id), points).rowcount
+        # PyMySQL folds an executemany into multi-row INSERTs only when VALUES holds nothing but
+        # placeholders, so the id goes into each row here.
+        return self.insert(conn, [(series_id, *p) for p in points])
+
+    def _sql_for(self, series_id: int) -> str:
+        sql = self._series_sql.get(series_id)
+        if sql is None:
+            if len(self._series_sql) > 4096:
+                self._series_sql.clear()
+            sid = int(series_id)  # an integer from our own table, never client text
+            cols = ", ".join(self.COLUMNS)
+            if self.dialect_name == "sqlite":
+                sql = f"INSERT INTO {self.table} ({cols}) VALUES ({sid}, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            else:
+                sql = (f"INSERT INTO {self.table} ({cols}) SELECT {sid}, * FROM unnest("
+                       "%s::bigint[], %s::bigint[], %s::float8[], %s::boolean[]) ON CONFLICT DO NOTHING")
+            self._series_sql[sid] = sql
+        return sql

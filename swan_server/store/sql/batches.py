@@ -3,7 +3,9 @@ and console lines, in one transaction, at most once per idempotency key."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from itertools import groupby, repeat
 
 from sqlalchemy.engine import Connection
 
@@ -57,10 +59,32 @@ class BatchWritesMixin(SqlStoreBase):
 
     def _insert_columns(self, conn: Connection, run_pk: int, keys, steps, timestamps, values) -> int:
         """`MetricsMixin._insert_metrics` for columns: no per-point objects."""
-        by_key: dict[str, list[tuple[int, int, float, bool]]] = defaultdict(list)
-        for k, s, ts, v in zip(keys, steps, timestamps, values):
-            if -DBL_MAX < v < DBL_MAX:  # False for NaN and infinities
-                by_key[k].append((s, ts, v, False))
-            else:
-                by_key[k].append((s, ts, *encode_value(v)))
-        return self._insert_grouped(conn, run_pk, by_key)
+        return self._insert_grouped(conn, run_pk, group_columns(keys, steps, timestamps, values))
+
+
+def group_columns(keys, steps, timestamps, values) -> dict[str, list[tuple[int, int, float, bool]]]:
+    """{key: [(step, timestamp, stored value, is_nan), ...]} of a columnar batch. The layouts
+    clients send (one key; keys interleaved step by step; each key's points together) are
+    grouped by slicing; any other order point by point."""
+    if math.isfinite(sum(values)):  # no NaN or infinity (or a sum that overflowed: the slow path)
+        points = list(zip(steps, timestamps, values, repeat(False)))
+    else:
+        points = [(s, ts, v, False) if -DBL_MAX < v < DBL_MAX else (s, ts, *encode_value(v))
+                  for s, ts, v in zip(steps, timestamps, values)]
+    distinct = list(dict.fromkeys(keys))
+    width = len(distinct)
+    if width <= 1:
+        return {distinct[0]: points} if distinct else {}
+    if keys[:width] == distinct and keys[width:] == keys[:-width]:  # k0 k1 k2 k0 k1 k2 ...
+        return {key: points[i::width] for i, key in enumerate(distinct)}
+    runs = [(key, sum(1 for _ in group)) for key, group in groupby(keys)]
+    if len(runs) == width:  # k0 k0 k0 k1 k1 k1 ...
+        grouped, start = {}, 0
+        for key, length in runs:
+            grouped[key] = points[start : start + length]
+            start += length
+        return grouped
+    by_key: dict[str, list] = defaultdict(list)
+    for key, point in zip(keys, points):
+        by_key[key].append(point)
+    return by_key

@@ -29,20 +29,22 @@ INSERT_CHUNK = 5000
 
 def _summary(points: list[tuple[int, int, float, bool]], old=None) -> dict:
     """Merge a batch of (step, timestamp, value, is_nan) into a series summary."""
-    last = max(points, key=lambda p: (p[0], p[1], p[2]))
-    real = [p[2] for p in points if not p[3]]
-    mins = [min(real)] if real else []
-    maxs = [max(real)] if real else []
-    steps = [p[0] for p in points]
-    stamps = [p[1] for p in points]
+    steps, stamps, values, nans = zip(*points)  # columns, so that builtins do the per-point work
+    last = max(points)  # by (step, timestamp, value)
+    if any(nans):
+        real = [v for v, nan in zip(values, nans) if not nan]
+        mins, maxs = ([min(real)], [max(real)]) if real else ([], [])
+    else:
+        mins, maxs = [min(values)], [max(values)]
+    min_step, max_step, min_ts, max_ts = min(steps), max(steps), min(stamps), max(stamps)
     if old is not None:
         if (old.last_step, old.last_timestamp, old.last_value) >= (last[0], last[1], last[2]):
             last = (old.last_step, old.last_timestamp, old.last_value, old.last_is_nan)
         if old.min_value is not None:
             mins.append(old.min_value)
             maxs.append(old.max_value)
-        steps += [old.min_step, old.max_step]
-        stamps += [old.min_timestamp, old.max_timestamp]
+        min_step, max_step = min(min_step, old.min_step), max(max_step, old.max_step)
+        min_ts, max_ts = min(min_ts, old.min_timestamp), max(max_ts, old.max_timestamp)
     return {
         "last_step": last[0],
         "last_timestamp": last[1],
@@ -50,10 +52,10 @@ def _summary(points: list[tuple[int, int, float, bool]], old=None) -> dict:
         "last_is_nan": last[3],
         "min_value": min(mins) if mins else None,
         "max_value": max(maxs) if maxs else None,
-        "min_step": min(steps),
-        "max_step": max(steps),
-        "min_timestamp": min(stamps),
-        "max_timestamp": max(stamps),
+        "min_step": min_step,
+        "max_step": max_step,
+        "min_timestamp": min_ts,
+        "max_timestamp": max_ts,
     }
 
 
@@ -112,8 +114,7 @@ class MetricsMixin(SqlStoreBase):
             old = series[key]
             n = 0
             for start in range(0, len(points), INSERT_CHUNK):
-                rows = [(old.id, *p) for p in points[start : start + INSERT_CHUNK]]
-                n += self.points_inserter.insert(conn, rows)
+                n += self.points_inserter.insert_series(conn, old.id, points[start : start + INSERT_CHUNK])
             summary = {f"b_{k}": v for k, v in _summary(points, old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
         self.points_inserter.flush(conn)
