@@ -55,13 +55,21 @@ def run_import(source_factory, *, project, workspace, dry_run, tracking_uri, api
                         workspace=None if workspace in (None, "", "admin") else workspace)
     try:
         summary = importer.run(source)
+        # After the runs, what a source holds beside them (MLflow: logged models, the registry).
+        extra = getattr(source, "import_models", None)
+        models = extra(importer) if extra is not None else None
     except SourceError as exc:
         _fail(str(exc))
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=1))
+        out = summary.to_dict()
+        if models is not None:
+            out["models"] = models.to_dict()
+        click.echo(json.dumps(out, indent=1))
     else:
         print_summary(summary)
-    if summary.failed:
+        for line in models.lines() if models is not None else []:
+            click.echo(line)
+    if summary.failed or (models is not None and models.failed):
         sys.exit(1)
 
 

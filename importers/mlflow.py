@@ -13,6 +13,10 @@ metric histories with steps and timestamps, dataset inputs (through the server's
 `log-inputs`, and as the artifact `mlflow/inputs.json`), artifacts; from a server also logged
 models (the artifact `mlflow/logged_models.json` on their source run) and registered models
 (their versions as `mlflow/registered_models.json` on the run each version came from).
+
+After the runs, from every kind of source: MLflow 3 logged models with their files, and the model
+registry (registered models, versions, aliases, prompts), so that `models:/NAME/VERSION` loads
+from Swan; see `importers/mlflow_models.py`.
 """
 
 from __future__ import annotations
@@ -73,9 +77,10 @@ class _Source:
     kind = KIND
     tracking_uri = ""
 
-    def __init__(self):
+    def __init__(self, experiments: list[str] | None = None):
         self.experiments: list[dict] = []  # {id, name, tags, lifecycle_stage}
         self.run_rows: list[dict] = []
+        self.experiment_filter = experiments
 
     def project_tags(self) -> dict[str, dict[str, str]]:
         return {e["name"]: e.get("tags") or {} for e in self.experiments}
@@ -96,6 +101,12 @@ class _Source:
 
     def extra_artifacts(self, row) -> list[Artifact]:
         return []
+
+    def import_models(self, importer):
+        """Logged models and the model registry, once the runs are in (see mlflow_models)."""
+        from importers.mlflow_models import import_models
+
+        return import_models(self, importer)
 
 
 class MlflowRun(SourceRun):
@@ -178,7 +189,7 @@ _NOT_RUN_DIRS = {"tags", "datasets", "models", "traces", ".trash"}
 
 class MlflowFolderSource(_Source):
     def __init__(self, path: str | os.PathLike, experiments: list[str] | None = None):
-        super().__init__()
+        super().__init__(experiments)
         root = Path(path).expanduser()
         if not root.exists():
             raise SourceError(f"{root}: no such file or folder")
@@ -295,7 +306,7 @@ def _local_artifacts(artifact_uri: str | None, fallback: Path | None):
 # -- database -----------------------------------------------------------------------------------------
 class MlflowDbSource(_Source):
     def __init__(self, uri: str, experiments: list[str] | None = None):
-        super().__init__()
+        super().__init__(experiments)
         from sqlalchemy import create_engine, inspect, text
         from sqlalchemy.engine import make_url
 
@@ -398,7 +409,7 @@ class MlflowDbSource(_Source):
 # -- live server --------------------------------------------------------------------------------------
 class MlflowServerSource(_Source):
     def __init__(self, url: str, session=None, page_size: int = 1000, experiments: list[str] | None = None):
-        super().__init__()
+        super().__init__(experiments)
         import requests
 
         self.base = url.rstrip("/")
@@ -448,6 +459,8 @@ class MlflowServerSource(_Source):
                     "params": {p["key"]: p.get("value", "") for p in data.get("params", [])},
                     "tags": {t["key"]: t.get("value", "") for t in data.get("tags", [])},
                     "inputs": inputs, "metric_keys": sorted(latest), "metrics_fp": sorted(latest.items()),
+                    "model_inputs": (r.get("inputs") or {}).get("model_inputs", []),
+                    "model_outputs": (r.get("outputs") or {}).get("model_outputs", []),
                 })
         self.models_by_run = self._models()
 

@@ -1,7 +1,9 @@
 """`swan import mlflow` from the three kinds of source: an mlruns/ file store and a SQLite store
 written by the real MLflow client, and a live MLflow server (Swan's own MLflow face, seeded by the
 MLflow client). Every metric point, param, tag, time, status, parent link, dataset input and
-artifact is checked against what the writer logged; re-import, bad input."""
+artifact is checked against what the writer logged; re-import, bad input. Models: MLflow 3 logged
+models (files, params, tags, metrics, run links) and the registry (versions, aliases, stages,
+prompts), checked by loading `models:/NAME/N` and `models:/NAME@alias` from Swan."""
 
 from __future__ import annotations
 
@@ -206,3 +208,293 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(server, tmp_path, file_st
     _, _, out = swan_import(server, "mlflow", path, "--project", unique_name, "--experiment", "nope", expect_exit=1)
     assert "no experiment named 'nope'" in out
     assert not project_exists(c, unique_name)
+
+
+# -- models: MLflow 3 logged models and the model registry ------------------------------------------------
+MODEL_WRITER = r"""
+import json, sys
+import numpy as np
+import mlflow
+from mlflow import MlflowClient
+from sklearn.linear_model import LinearRegression
+
+uri, exp_name, name, prompt = sys.argv[1:5]
+mlflow.set_tracking_uri(uri)
+mlflow.set_registry_uri(uri)
+c = MlflowClient(uri, registry_uri=uri)
+exp = c.create_experiment(exp_name)
+mlflow.set_experiment(experiment_id=exp)
+X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 2.0], [0.5, 0.25]])
+a = LinearRegression().fit(X, X @ np.array([1.5, -2.0]) + 0.5)
+b = LinearRegression().fit(X, X @ np.array([-0.25, 3.0]) - 1.0)
+with mlflow.start_run(run_name="train-a") as run_a:
+    mlflow.log_param("alpha", "1")
+    lm_a = mlflow.sklearn.log_model(a, name="model-a", params={"fit": "ols"}, tags={"kind": "linear"},
+                                    input_example=X[:2])
+    mlflow.log_metric("rmse", 0.125, step=3, model_id=lm_a.model_id)
+    mlflow.log_metric("rmse", 0.0625, step=4, model_id=lm_a.model_id)
+with mlflow.start_run(run_name="train-b") as run_b:
+    lm_b = mlflow.sklearn.log_model(b, name="model-b")
+    mlflow.sklearn.save_model(b, "plain-b")
+    mlflow.log_artifacts("plain-b", "plain_model")
+v1 = mlflow.register_model(f"models:/{lm_a.model_id}", name, tags={"vt": "one"})
+v2 = c.create_model_version(name, f"{run_b.info.artifact_uri}/plain_model", run_id=run_b.info.run_id,
+                            description="from run artifacts")
+v3 = c.create_model_version(name, f"models:/{lm_a.model_id}", run_id=run_a.info.run_id)
+c.delete_model_version(name, v3.version)
+v4 = c.create_model_version(name, f"models:/{lm_b.model_id}", run_id=run_b.info.run_id, tags={"vt": "four"},
+                            model_id=lm_b.model_id)
+c.set_registered_model_tag(name, "team", "ml")
+c.update_registered_model(name, description="a regressor")
+c.update_model_version(name, v1.version, description="first")
+c.transition_model_version_stage(name, v1.version, "Staging")
+c.transition_model_version_stage(name, v4.version, "Production")
+c.set_registered_model_alias(name, "champion", v1.version)
+c.set_registered_model_alias(name, "challenger", v4.version)
+mlflow.genai.register_prompt(prompt, "Hello {{who}}", commit_message="first")
+mlflow.genai.register_prompt(prompt, "Hi {{who}}!", commit_message="second")
+preds = {ref: mlflow.pyfunc.load_model(f"models:/{name}/{ref}").predict(X).tolist() for ref in ("1", "2", "4")}
+preds["@champion"] = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(X).tolist()
+preds["@challenger"] = mlflow.pyfunc.load_model(f"models:/{name}@challenger").predict(X).tolist()
+print(json.dumps({"runs": {"train-a": run_a.info.run_id, "train-b": run_b.info.run_id},
+                  "models": {"model-a": lm_a.model_id, "model-b": lm_b.model_id}, "X": X.tolist(), "preds": preds}))
+"""
+
+
+@pytest.fixture(scope="module", params=["file", "sqlite"])
+def model_store(request, tmp_path_factory):
+    """A source with logged models, registered versions (one deleted), aliases and a prompt,
+    written by the real MLflow client: an mlruns/ folder or a SQLite database."""
+    import uuid
+
+    tmp = tmp_path_factory.mktemp(f"mlflow-models-{request.param}")
+    name, prompt = f"reg-{uuid.uuid4().hex[:8]}", f"prompt-{uuid.uuid4().hex[:8]}"
+    if request.param == "file":
+        uri, env = (tmp / "mlruns").as_uri(), {"MLFLOW_ALLOW_FILE_STORE": "true"}
+        source = tmp / "mlruns"
+    else:
+        uri = source = f"sqlite:///{tmp / 'mlflow.db'}"
+        env = {}
+    proc = run_script(tmp, MODEL_WRITER, env=env, args=[uri, f"models-{request.param}", name, prompt])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"uri": uri, "source": source, "env": env, "name": name, "prompt": prompt, **out}
+
+
+def _strip(tags: dict) -> dict:
+    return {k: v for k, v in tags.items() if not k.startswith("swan.import.") and k != "mlflow.modelVersions"}
+
+
+def _source_client(store, monkeypatch):
+    from mlflow import MlflowClient
+
+    for k, v in store["env"].items():
+        monkeypatch.setenv(k, v)
+    return MlflowClient(store["uri"], registry_uri=store["uri"])
+
+
+def _registry_state(server, name: str) -> dict:
+    """A registered model (or prompt) and its versions as Swan's MLflow face returns them."""
+    import requests
+
+    base = f"{server.url}/api/2.0/mlflow"
+    rm = requests.get(f"{base}/registered-models/get", params={"name": name}, timeout=60).json()["registered_model"]
+    rm.pop("latest_versions", None)
+    versions = requests.get(f"{base}/model-versions/search", params={"filter": f"name = '{name}'"},
+                            timeout=60).json()["model_versions"]
+    return {"model": rm, "versions": sorted(versions, key=lambda v: int(v["version"]))}
+
+
+def _logged_models_state(mc, project_id: str) -> dict:
+    out = {}
+    for m in mc.search_logged_models(experiment_ids=[project_id]):
+        files = sorted((f.path, f.file_size) for f in mc.list_logged_model_artifacts(m.model_id))
+        out[m.model_id] = (m.name, m.status, m.source_run_id, dict(m.params), dict(m.tags),
+                           sorted((x.key, x.value, x.step, x.run_id) for x in m.metrics), files,
+                           m.last_updated_timestamp)
+    return out
+
+
+def _tree(folder) -> dict:
+    from pathlib import Path
+
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_models_and_registry(server, model_store, mlflow_client, tmp_path, unique_name, monkeypatch):
+    """Logged models with their files, metrics and run links; registered versions with their
+    numbers, tags, stages, descriptions and aliases; a prompt. `models:/NAME/N` and
+    `models:/NAME@alias` loaded from Swan predict what they predict from the source; a second
+    import changes nothing."""
+    import mlflow
+    import numpy as np
+
+    c = client(server)
+    store, name = model_store, model_store["name"]
+    _, summary, _ = swan_import(server, "mlflow", store["source"], "--project", unique_name)
+    states = {(m["kind"], m["name"]): m["state"] for m in summary["models"]}
+    assert states == {("logged model", "model-a"): "imported", ("logged model", "model-b"): "imported",
+                      ("registered model", name): "imported", ("prompt", store["prompt"]): "imported"}, summary["models"]
+    runs = runs_by_name(c, unique_name)
+    run_a, run_b = runs["train-a"]["run_id"], runs["train-b"]["run_id"]
+    project_id = c.project_by_name(unique_name)["id"]
+    src = _source_client(store, monkeypatch)
+    mc = mlflow_client
+
+    # logged models: params, tags, metrics, status, the run they came from, files byte for byte
+    swan_models = {m.name: m for m in mc.search_logged_models(experiment_ids=[project_id])}
+    assert set(swan_models) == {"model-a", "model-b"}
+    for lm_name, src_id in store["models"].items():
+        s, t = src.get_logged_model(src_id), swan_models[lm_name]
+        assert t.model_id != src_id
+        assert t.params == s.params and _strip(t.tags) == _strip(s.tags)
+        assert t.tags["swan.import.source"].endswith(f"/logged-models/{src_id}")
+        assert str(t.status) == str(s.status) == "READY"
+        assert t.source_run_id == runs[{"model-a": "train-a", "model-b": "train-b"}[lm_name]]["run_id"]
+        # Swan keeps a model's latest value per metric (the file store too; the SQL store keeps
+        # every point, which the run's history holds in Swan)
+        latest = {}
+        for m in sorted(s.metrics or [], key=lambda m: (m.step, m.timestamp)):
+            latest[m.key] = (m.key, m.value, m.step, m.timestamp)
+        assert sorted((m.key, m.value, m.step, m.timestamp) for m in t.metrics) == sorted(latest.values())
+        with monkeypatch.context() as mp:
+            for k, v in store["env"].items():
+                mp.setenv(k, v)
+            mlflow.set_tracking_uri(store["uri"])
+            source_files = _tree(mlflow.artifacts.download_artifacts(f"models:/{src_id}", dst_path=str(tmp_path / src_id)))
+            mlflow.set_tracking_uri(server.url)
+        swan_files = _tree(mlflow.artifacts.download_artifacts(f"models:/{t.model_id}",
+                                                               dst_path=str(tmp_path / t.model_id)))
+        assert swan_files == source_files and "MLmodel" in swan_files
+    a = swan_models["model-a"]
+    assert [(m.key, m.value, m.step, m.run_id) for m in a.metrics] == [("rmse", 0.0625, 4, run_a)]
+    # the run's own history is unchanged by the model metrics (one copy of each point)
+    assert [(step, value) for step, _, value in _history(c, run_a, "rmse")] == [(3, 0.125), (4, 0.0625)]
+    # the runs list the models they logged
+    assert {o.model_id for o in mc.get_run(run_a).outputs.model_outputs} == {a.model_id}
+    assert {o.model_id for o in mc.get_run(run_b).outputs.model_outputs} == {swan_models["model-b"].model_id}
+
+    # the registry: numbers (3 was deleted in the source), sources, stages, tags, aliases
+    s_rm, t_rm = src.get_registered_model(name), mc.get_registered_model(name)
+    assert t_rm.description == s_rm.description == "a regressor"
+    assert _strip(t_rm.tags) == _strip(s_rm.tags) == {"team": "ml"}
+    assert t_rm.aliases == {k: str(v) for k, v in s_rm.aliases.items()} == {"champion": "1", "challenger": "4"}
+    s_versions = {int(v.version): v for v in src.search_model_versions(f"name = '{name}'")}
+    t_versions = {int(v.version): v for v in mc.search_model_versions(f"name = '{name}'")}
+    assert sorted(t_versions) == sorted(s_versions) == [1, 2, 4]
+    for n, s in s_versions.items():
+        t = t_versions[n]
+        assert (t.current_stage, t.description, _strip(t.tags)) == (s.current_stage, s.description, _strip(s.tags))
+    assert t_versions[1].source == f"models:/{a.model_id}" and t_versions[1].run_id == run_a
+    assert t_versions[2].source == f"runs:/{run_b}/plain_model" and t_versions[2].run_id == run_b
+    assert t_versions[4].source == f"models:/{swan_models['model-b'].model_id}" and t_versions[4].run_id == run_b
+    # (the MLflow client does not read a version's model_id: the wire does)
+    import requests
+
+    wire = {n: requests.get(f"{server.url}/api/2.0/mlflow/model-versions/get", params={"name": name, "version": n},
+                            timeout=60).json()["model_version"] for n in (1, 2, 4)}
+    assert (wire[1].get("model_id"), wire[2].get("model_id"), wire[4].get("model_id")) == (
+        a.model_id, None, swan_models["model-b"].model_id)
+
+    # what a user of the registry gets from Swan: the same predictions
+    X = np.array(store["X"])
+    for ref, expected in store["preds"].items():
+        uri = f"models:/{name}{ref}" if ref.startswith("@") else f"models:/{name}/{ref}"
+        got = mlflow.pyfunc.load_model(uri).predict(X).tolist()
+        assert got == expected, uri
+    assert store["preds"]["1"] != store["preds"]["2"] == store["preds"]["4"]
+
+    # the prompt, with both versions and their templates
+    from mlflow.genai import load_prompt
+
+    assert load_prompt(f"prompts:/{store['prompt']}/1").template == "Hello {{who}}"
+    assert load_prompt(f"prompts:/{store['prompt']}/2").template == "Hi {{who}}!"
+    prompt_state = _registry_state(server, store["prompt"])
+    assert {t["key"]: t["value"] for t in prompt_state["model"]["tags"]}["mlflow.prompt.is_prompt"] == "true"
+    assert [v["version"] for v in prompt_state["versions"]] == ["1", "2"]
+
+    # a second import: nothing written
+    before = (_registry_state(server, name), _registry_state(server, store["prompt"]), _logged_models_state(mc, project_id),
+              server_counts(c, unique_name))
+    _, summary, _ = swan_import(server, "mlflow", store["source"], "--project", unique_name)
+    assert {m["state"] for m in summary["models"]} == {"already imported"}, summary["models"]
+    assert [r["state"] for r in summary["runs"]] == ["already imported"] * 2
+    after = (_registry_state(server, name), _registry_state(server, store["prompt"]), _logged_models_state(mc, project_id),
+             server_counts(c, unique_name))
+    assert after == before
+
+
+def test_registered_model_name_taken_in_swan(server, model_store, mlflow_client, unique_name):
+    """A registered model of that name made in Swan (not imported) is not merged into: the import
+    says so and fails; the Swan model is left as it was."""
+    name = f"{model_store['name']}-taken-{unique_name[-8:]}"
+    mlflow_client.create_registered_model(name, description="mine")
+    from importers.mlflow_models import ModelImporter, RegisteredModel, ModelSet
+
+    class _Importer:  # the registry step needs only these from the run importer
+        dry_run = False
+        client = client(server)
+        _ids: dict = {}
+
+    class _Source:
+        tracking_uri = "file:///elsewhere"
+        run_rows: list = []
+        experiments: list = []
+        experiment_filter = None
+
+    summary = ModelImporter(_Source(), _Importer(), ModelSet(registered=[RegisteredModel(name, "theirs")])).run()
+    (result,) = summary.results
+    assert result.state == "failed" and "exists in Swan and was not imported from this source" in result.error
+    assert summary.failed
+    assert mlflow_client.get_registered_model(name).description == "mine"
+
+
+SERVER_MODEL_WRITER = r"""
+import json, sys
+import numpy as np
+import mlflow
+from sklearn.linear_model import LinearRegression
+
+uri, exp_name, name = sys.argv[1:4]
+mlflow.set_tracking_uri(uri)
+mlflow.set_experiment(exp_name)
+X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 2.0]])
+with mlflow.start_run(run_name="fit") as run:
+    info = mlflow.sklearn.log_model(LinearRegression().fit(X, X @ np.array([2.0, -1.0]) + 0.25), name="reg",
+                                    registered_model_name=name)
+print(json.dumps({"run": run.info.run_id, "model": info.model_id, "X": X.tolist(),
+                  "pred": mlflow.pyfunc.load_model(f"models:/{info.model_id}").predict(X).tolist()}))
+"""
+
+
+def test_live_server_logged_models(server, tmp_path, mlflow_client, unique_name):
+    """A live MLflow server as the source: a logged model's files come through its logged-model
+    artifact routes. (The source here is this Swan server, so its registry is its own: left alone.)"""
+    import mlflow
+    import numpy as np
+
+    source_exp = f"{unique_name}-src"
+    name = f"srv-{unique_name[-8:]}"
+    proc = run_script(tmp_path, SERVER_MODEL_WRITER, args=[server.url, source_exp, name])
+    src = json.loads(proc.stdout.strip().splitlines()[-1])
+    _, summary, _ = swan_import(server, "mlflow", server.url, "--project", unique_name, "--experiment", source_exp,
+                                "--dry-run")
+    (lm,) = [m for m in summary["models"] if m["kind"] == "logged model"]
+    assert lm["state"] == "would import" and lm["artifacts"] >= 4
+    assert not project_exists(client(server), unique_name)
+
+    _, summary, _ = swan_import(server, "mlflow", server.url, "--project", unique_name, "--experiment", source_exp)
+    states = {(m["kind"], m["name"]): m["state"] for m in summary["models"]}
+    assert states == {("logged model", "reg"): "imported", ("registered model", name): "skipped"}
+    c = client(server)
+    project_id = c.project_by_name(unique_name)["id"]
+    (model,) = mlflow_client.search_logged_models(experiment_ids=[project_id])
+    assert model.model_id != src["model"] and model.source_run_id == runs_by_name(c, unique_name)["fit"]["run_id"]
+    source_files = sorted((f.path, f.file_size) for f in mlflow_client.list_logged_model_artifacts(src["model"]))
+    assert sorted((f.path, f.file_size) for f in mlflow_client.list_logged_model_artifacts(model.model_id)) == source_files
+    got = mlflow.pyfunc.load_model(f"models:/{model.model_id}").predict(np.array(src["X"])).tolist()
+    assert got == src["pred"]
+
+    _, summary, _ = swan_import(server, "mlflow", server.url, "--project", unique_name, "--experiment", source_exp)
+    assert {(m["name"], m["state"]) for m in summary["models"]} == {("reg", "already imported"), (name, "skipped")}
+    assert len(mlflow_client.search_logged_models(experiment_ids=[project_id])) == 1
