@@ -556,13 +556,18 @@ class ModelImporter:
                     "logged model", m.name or m.model_id, self.source_id("logged-models", m.model_id), state="skipped",
                     skipped=[Skipped("deleted in the source")]))
         if not self.dry_run and active:
-            pids = sorted({self.project_id(m.experiment_id, m.experiment_name) for m in active})
-            for pid in pids:
-                for lm in self.rest.paged("POST", "logged-models/search", {"experiment_ids": [pid], "max_results": 1000},
-                                          "models"):
-                    sid = {t["key"]: t.get("value") for t in (lm["info"].get("tags") or [])}.get(SOURCE_TAG)
-                    if sid:
-                        existing.setdefault(sid, lm)
+            try:
+                pids = sorted({self.project_id(m.experiment_id, m.experiment_name) for m in active})
+                for pid in pids:
+                    for lm in self.rest.paged("POST", "logged-models/search",
+                                              {"experiment_ids": [pid], "max_results": 1000}, "models"):
+                        sid = _pairs(lm["info"].get("tags")).get(SOURCE_TAG)
+                        if sid:
+                            existing.setdefault(sid, lm)
+            except Exception as exc:  # noqa: BLE001 - no logged model can be matched: none is written
+                self.summary.results.append(ModelResult("logged models", "(all)", self.source_id("logged-models", ""),
+                                                        state="failed", error=_describe(exc)))
+                active = []
         for m in active:
             self.lm_locations[m.model_id] = m.artifact_uri
             result = ModelResult("logged model", m.name or m.model_id, self.source_id("logged-models", m.model_id))
@@ -893,11 +898,15 @@ def import_models(source, importer) -> ModelsSummary:
     """Logged models and the registry of `source`, after `importer` has imported its runs."""
     from importers.mlflow import MlflowDbSource, MlflowFolderSource
 
-    if isinstance(source, MlflowFolderSource):
-        models = read_folder(source)
-    elif isinstance(source, MlflowDbSource):
-        models = read_db(source)
-    else:
-        models = read_server(source)
+    try:
+        if isinstance(source, MlflowFolderSource):
+            models = read_folder(source)
+        elif isinstance(source, MlflowDbSource):
+            models = read_db(source)
+        else:
+            models = read_server(source)
+    except Exception as exc:  # noqa: BLE001 - the runs are in; say what could not be read
+        return ModelsSummary([ModelResult("models", "(all)", f"mlflow:{source.tracking_uri}", state="failed",
+                                          error=f"the source's models could not be read: {_describe(exc)}")])
     return ModelImporter(source, importer, models).run()
 
