@@ -303,7 +303,7 @@ class TransferMixin(SqlStoreBase):
         with self.write() as conn:
             n = 0
             for part in chunks(points, 5000):
-                n += self.points_inserter.insert(conn, [(series_id, *p) for p in part])
+                n += self.points_inserter.insert_series(conn, series_id, part)
         ctx.count("metric_points", n)
         return n
 
