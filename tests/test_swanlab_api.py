@@ -220,6 +220,11 @@ def test_scalar_batches_are_idempotent_on_run_key_step(sl, mlflow_client):
     assert summary == {"scalar": [{"key": "loss", "step": 119}], "media": [], "log": [{"key": "log", "step": 5}]}
     nan = _scalar(pid, cuid, [(0, "nan")], key="maybe")
     assert sl.post("/house/metrics", json=nan).status_code == 201
+    # a step twice in one batch of a new key, then again beyond what is stored: the first point wins
+    assert sl.post("/house/metrics", json=_scalar(pid, cuid, [(0, 1.0), (0, 2.0), (1, 3.0)], key="dup")).status_code == 201
+    assert sl.post("/house/metrics", json=_scalar(pid, cuid, [(2, 4.0), (2, 5.0), (1, 6.0)], key="dup")).status_code == 201
+    dup = mlflow_client.get_metric_history(run.info.run_id, "dup")
+    assert [(m.step, m.value) for m in dup] == [(0, 1.0), (1, 3.0), (2, 4.0)]
 
 
 def test_presigned_media_upload_needs_no_cookie_and_is_signed(server, sl, mlflow_client):

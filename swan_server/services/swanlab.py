@@ -24,7 +24,7 @@ from io import BytesIO
 from swan_server.artifacts import ArtifactStore
 from swan_server.artifacts.paths import join, safe_relative_path
 from swan_server.artifacts.presign import DirectUploads
-from swan_server.entities import ACTIVE, Metric, User
+from swan_server.entities import ACTIVE, User
 from swan_server.errors import (
     PERMISSION_DENIED,
     RESOURCE_ALREADY_EXISTS,
@@ -528,20 +528,28 @@ class SwanLabService:
         raise invalid(f"Invalid metrics type {kind!r}; expected 'scalar', 'media' or 'log'")
 
     def _scalars(self, ctx, items: list) -> int:
-        metrics = []
-        keys: dict = {}  # a batch repeats a few keys many times: check each once
+        keys, steps, stamps, values = [], [], [], []
+        checked: dict = {}  # a batch repeats a few keys many times: check each once
+        times: dict = {}  # and the keys of one log() call share their create_time
         for item in items:
             item = _obj(item, "metric")
             raw = item.get("key")
-            swan_key = keys.get(raw) if isinstance(raw, str) else None
+            swan_key = checked.get(raw) if isinstance(raw, str) else None
             if swan_key is None:
-                swan_key = keys[raw] = to_swan_key(check_metric_key(raw))
+                swan_key = checked[raw] = to_swan_key(check_metric_key(raw))
             data = item.get("data")
-            value = float(data) if type(data) in (float, int) else scalar_value(data, raw)
             index = item.get("index")
-            step = index if type(index) is int and 0 <= index < 2**63 else check_index(index, f"index of '{raw}'")
-            metrics.append(Metric(swan_key, value, parse_time(item.get("create_time")), step))
-        return self.store.log_metrics_once(ctx.run_id, metrics)
+            created = item.get("create_time")
+            when = times.get(created) if isinstance(created, str) else None
+            if when is None:
+                when = parse_time(created)
+                if isinstance(created, str):
+                    times[created] = when
+            keys.append(swan_key)
+            values.append(float(data) if type(data) in (float, int) else scalar_value(data, raw))
+            steps.append(index if type(index) is int and 0 <= index < 2**63 else check_index(index, f"index of '{raw}'"))
+            stamps.append(when)
+        return self.store.log_metrics_once(ctx.run_id, keys, steps, stamps, values)
 
     def _media(self, ctx, items: list) -> int:
         rows = []

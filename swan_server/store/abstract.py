@@ -228,9 +228,10 @@ class RunDocumentStore(ABC):
         """Active runs of an experiment."""
 
     @abstractmethod
-    def log_metrics_once(self, run_id: str, metrics: list[Metric]) -> int:
-        """Insert, in one transaction, the points whose (key, step) the run does not have yet;
-        the rest is ignored. Returns how many points were inserted."""
+    def log_metrics_once(self, run_id: str, keys: list[str], steps: list[int], timestamps: list[int],
+                         values: list[float]) -> int:
+        """Insert, in one transaction, the points (given as columns) whose (key, step) the run
+        does not have yet; the rest is ignored. Returns how many points were inserted."""
 
     @abstractmethod
     def series_last_steps(self, run_id: str) -> dict[str, int]:

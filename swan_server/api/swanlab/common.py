@@ -6,6 +6,7 @@ import json
 import logging
 from http import HTTPStatus
 
+import orjson
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -42,6 +43,10 @@ def json_body():
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # not strict JSON: the SDK's json.dumps writes NaN and Infinity bare; the stdlib reads them
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -3,7 +3,6 @@ and step-idempotent metric ingestion."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 from sqlalchemy import func, select
 
@@ -11,6 +10,7 @@ from swan_server.db import schema as t
 from swan_server.entities import ACTIVE
 from swan_server.records import RunContext
 from swan_server.store.sql.base import SqlStoreBase, decode_value, fetch_tuples
+from swan_server.store.sql.batches import group_columns
 
 R, P, W = t.runs, t.projects, t.workspaces
 S, PT = t.metric_series, t.metric_points
@@ -50,42 +50,45 @@ class RunExtrasMixin(SqlStoreBase):
                 select(func.count()).select_from(R).where(R.c.project_id == exp.id, R.c.lifecycle_stage == ACTIVE)
             ).scalar_one()
 
-    def log_metrics_once(self, run_id, metrics):
+    def log_metrics_once(self, run_id, keys, steps, timestamps, values):
         """Insert points whose (key, step) the run does not have yet, in one transaction; points
         at a step already stored for that key are ignored (a resent or replayed batch changes
         nothing). Returns the number of points inserted."""
-        if not metrics:
+        if not keys:
             return 0
         with self.write() as conn:
             run = self._active_run_row(conn, run_id)
-            by_key = defaultdict(list)
-            for m in metrics:
-                by_key[m.key].append(m)
-            series = dict(
-                conn.execute(select(S.c.key, S.c.id).where(S.c.run_id == run.id, S.c.key.in_(list(by_key)))).all()
-            )
-            fresh = []
+            by_key = group_columns(keys, steps, timestamps, values)
+            stored = {
+                key: (sid, max_step) for key, sid, max_step in conn.execute(
+                    select(S.c.key, S.c.id, S.c.max_step).where(S.c.run_id == run.id, S.c.key.in_(list(by_key)))
+                )
+            }
+            fresh = {}
             for key, points in by_key.items():
+                batch_steps = [p[0] for p in points]
+                sid, max_step = stored.get(key, (None, None))
+                if (sid is None or min(batch_steps) > max_step) and len(set(batch_steps)) == len(batch_steps):
+                    fresh[key] = points  # the usual case: new steps only, each once
+                    continue
                 seen: set[int] = set()
-                sid = series.get(key)
                 if sid is not None:
-                    steps = sorted({m.step for m in points})
-                    for start in range(0, len(steps), STEP_CHUNK):
-                        part = steps[start : start + STEP_CHUNK]
-                        seen.update(
-                            conn.execute(
-                                select(PT.c.step).where(
-                                    PT.c.series_id == sid, PT.c.step >= part[0], PT.c.step <= part[-1]
-                                )
-                            ).scalars()
-                        )
-                for m in points:
-                    if m.step not in seen:
-                        seen.add(m.step)  # the first point of a step in a batch wins
-                        fresh.append(m)
+                    ordered = sorted(set(batch_steps))
+                    for start in range(0, len(ordered), STEP_CHUNK):
+                        part = ordered[start : start + STEP_CHUNK]
+                        seen.update(conn.execute(
+                            select(PT.c.step).where(PT.c.series_id == sid, PT.c.step >= part[0], PT.c.step <= part[-1])
+                        ).scalars())
+                kept = []
+                for point in points:
+                    if point[0] not in seen:
+                        seen.add(point[0])  # the first point of a step in a batch wins
+                        kept.append(point)
+                if kept:
+                    fresh[key] = kept
             if not fresh:
                 return 0
-            return self._insert_metrics(conn, run.id, fresh)
+            return self._insert_grouped(conn, run.id, fresh)
 
     def series_last_steps(self, run_id):
         with self.read() as conn:
