@@ -118,3 +118,17 @@ def test_a_deadlock_in_any_write_is_retried_not_answered(tmp_path, backend):
     finally:
         engine.dispose()
         db.drop()
+
+
+def test_point_counts_stay_exact_when_a_batch_repeats_stored_points(store):
+    """A resent batch that overlaps stored points: only the new ones count (PostgreSQL inserts a
+    batch in one statement and recounts the series when some points were there already)."""
+    run = store.create_run("0", "u", None, {}, "r").info.run_id
+    first = [Metric(k, float(s), 1000 + s, s) for s in range(10) for k in ("a", "b")]
+    store.log_batch(run, first, {}, {})
+    overlap = [Metric(k, float(s), 1000 + s, s) for s in range(5, 15) for k in ("a", "b")] + [Metric("c", 1.0, 5, 0)]
+    store.log_batch(run, overlap, {}, {})
+    assert _series(store, run, "a").point_count == 15
+    assert _series(store, run, "b").point_count == 15
+    assert _series(store, run, "c").point_count == 1
+    assert [p[1] for p in store.get_metric_history(run, "a", None, None).items] == [1000 + s for s in range(15)]

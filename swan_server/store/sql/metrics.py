@@ -72,6 +72,15 @@ _SUMMARY_UPDATE = (
     )
 )
 
+_SUMMARY_TYPES = ("bigint", "bigint", "float8", "boolean", "float8", "float8", "bigint", "bigint", "bigint", "bigint")
+_PG_SUMMARY_UPDATE = (
+    "UPDATE metric_series AS s SET point_count = s.point_count + u.inserted, "
+    + ", ".join(f"{c} = u.{c}" for c in _SUMMARY_COLUMNS)
+    + " FROM unnest(%s::integer[], %s::bigint[], "
+    + ", ".join(f"%s::{kind}[]" for kind in _SUMMARY_TYPES)
+    + ") AS u(id, inserted, " + ", ".join(_SUMMARY_COLUMNS) + ") WHERE s.id = u.id"
+)
+
 
 # Summary rows of some keys of a run, locked for the transaction (ordered by id, so concurrent
 # writers lock in the same order and cannot deadlock on each other).
@@ -108,18 +117,26 @@ class MetricsMixin(SqlStoreBase):
         """`_insert_metrics` for points already grouped by key as encoded (step, timestamp,
         value, is_nan) tuples (the native API's columnar batches come this way)."""
         series = self._lock_series(conn, run_pk, by_key)
-        updates = []
         self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
-        for key, points in by_key.items():
+        keys = list(by_key)
+        counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK)
+        if counts is None:  # some points were stored already (a resend): count what each series holds now
+            ids = [series[k].id for k in keys]
+            held = dict(conn.execute(select(P.c.series_id, func.count()).where(P.c.series_id.in_(ids))
+                                     .group_by(P.c.series_id)).all())
+            counts = [held.get(series[k].id, 0) - series[k].point_count for k in keys]
+        updates = []
+        for key, n in zip(keys, counts):
             old = series[key]
-            n = 0
-            for start in range(0, len(points), INSERT_CHUNK):
-                n += self.points_inserter.insert_series(conn, old.id, points[start : start + INSERT_CHUNK])
-            summary = {f"b_{k}": v for k, v in _summary(points, old).items()}
+            summary = {f"b_{k}": v for k, v in _summary(by_key[key], old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
         self.points_inserter.flush(conn)
-        conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
-        return sum(u["b_inserted"] for u in updates)
+        if self.dialect == "postgresql":  # one statement over arrays, not one per series
+            columns = ["b_id", "b_inserted", *(f"b_{c}" for c in _SUMMARY_COLUMNS)]
+            conn.exec_driver_sql(_PG_SUMMARY_UPDATE, tuple([u[c] for u in updates] for c in columns))
+        else:
+            conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
+        return sum(counts)
 
     def _lock_series(self, conn: Connection, run_pk: int, by_key: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""

@@ -148,6 +148,8 @@ def fold_points(points) -> dict[tuple[int, int], list]:
 
 
 _COLUMNS = ("series_id", "level", "block", *_AGG_COLUMNS)
+_PG_TYPES = ("integer", "integer", "bigint", "float8", "float8", "bigint", "bigint", "float8", "boolean", "bigint",
+             "bigint")
 
 
 def upsert_sql(dialect: str) -> str:
@@ -161,11 +163,18 @@ def upsert_sql(dialect: str) -> str:
         old, new = (lambda c: c), (lambda c: f"VALUES({c})")
         least, greatest = "LEAST", "GREATEST"
         head = f"INSERT INTO metric_rollups ({cols}) VALUES ({ph}) ON DUPLICATE KEY UPDATE "
-    elif dialect in ("sqlite", "postgresql"):
-        ph = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(_COLUMNS))
+    elif dialect == "sqlite":
+        ph = ", ".join(["?"] * len(_COLUMNS))
         old, new = (lambda c: f"metric_rollups.{c}"), (lambda c: f"excluded.{c}")
-        least, greatest = ("min", "max") if dialect == "sqlite" else ("LEAST", "GREATEST")
+        least, greatest = "min", "max"
         head = f"INSERT INTO metric_rollups ({cols}) VALUES ({ph}) ON CONFLICT (series_id, level, block) DO UPDATE SET "
+    elif dialect == "postgresql":
+        # One statement over arrays (one per column) instead of a statement per block.
+        arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
+        old, new = (lambda c: f"metric_rollups.{c}"), (lambda c: f"excluded.{c}")
+        least, greatest = "LEAST", "GREATEST"
+        head = (f"INSERT INTO metric_rollups ({cols}) SELECT * FROM unnest({arrays}) "
+                "ON CONFLICT (series_id, level, block) DO UPDATE SET ")
     else:
         raise ValueError(f"Unsupported database dialect: {dialect}")
     newer = (f"(({new('last_step')}, {new('last_timestamp')}, {new('last_value')}) > "
@@ -289,17 +298,28 @@ class _FoldingInserter:
     def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
         """`insert` for the (step, timestamp, value, is_nan) points of one series."""
         n = self.inner.insert_series(conn, series_id, points)
-        if points:
-            pending = self._pending.get(conn)
-            if pending is None:
-                self.fold(conn, {series_id: points})
-            else:
-                got = pending.get(series_id)
-                if got is None:
-                    pending[series_id] = list(points)
-                else:
-                    got.extend(points)
+        self._gather(conn, [(series_id, points)])
         return n
+
+    def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000) -> list[int] | None:
+        """`insert` for the points of several series, as [(series_id, points), ...]."""
+        counts = self.inner.insert_groups(conn, groups, chunk)
+        self._gather(conn, groups)
+        return counts
+
+    def _gather(self, conn, groups) -> None:
+        pending = self._pending.get(conn)
+        fold_now = pending is None
+        if fold_now:
+            pending = {}
+        for sid, points in groups:
+            got = pending.get(sid)
+            if got is None:
+                pending[sid] = list(points)
+            else:
+                got.extend(points)
+        if fold_now and pending:
+            self.fold(conn, pending)
 
     def defer(self, conn) -> None:
         self._pending[conn] = {}
@@ -328,7 +348,10 @@ class RollupsMixin(SqlStoreBase):
             for (level, block), a in fold_points(points).items():
                 rows.append((sid, level, block, *a))
         if rows:
-            conn.exec_driver_sql(self._rollup_upsert(), rows)
+            if self.dialect == "postgresql":  # the statement takes columns
+                conn.exec_driver_sql(self._rollup_upsert(), tuple(list(column) for column in zip(*rows)))
+            else:
+                conn.exec_driver_sql(self._rollup_upsert(), rows)
 
     def _rollup_upsert(self) -> str:
         sql = getattr(self, "_rollup_upsert_sql", None)
