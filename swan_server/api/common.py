@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 from flask import Response, current_app, request
 from werkzeug.wsgi import get_input_stream
@@ -15,6 +17,16 @@ BODY_CONSUMED = "swan.body_consumed"
 
 def services() -> Services:
     return current_app.extensions["swan"]
+
+
+def loads_lenient(raw: bytes):
+    """A JSON body, parsed by orjson; what orjson refuses but Python's json reads (bare NaN and
+    Infinity, as `json.dumps` writes them; integers beyond 64 bits; lone surrogate escapes) is
+    read by the stdlib, so the faces keep its behaviour and its error messages."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def json_response(payload, status: int = 200) -> Response:

@@ -8,7 +8,7 @@ import math
 from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
-from swan_server.api.common import json_response
+from swan_server.api.common import json_response, loads_lenient
 from swan_server.errors import BAD_REQUEST, INVALID_PARAMETER_VALUE, SwanError, invalid
 
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -61,7 +61,7 @@ class RequestData:
             # MLflow's GET-style calls sent as POST with a query string still work.
             return cls(request.args, True) if request.args else cls({}, False)
         try:
-            data = json.loads(raw)
+            data = loads_lenient(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SwanError(f"Malformed request body: {exc}", BAD_REQUEST) from None
         except RecursionError:

@@ -6,11 +6,10 @@ import json
 import logging
 from http import HTTPStatus
 
-import orjson
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from swan_server.api.common import services
+from swan_server.api.common import loads_lenient, services
 from swan_server.entities import User
 from swan_server.errors import UNAUTHENTICATED, SwanError
 from swan_server.services import access
@@ -44,11 +43,7 @@ def json_body():
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass  # not strict JSON: the SDK's json.dumps writes NaN and Infinity bare; the stdlib reads them
-    try:
-        return json.loads(raw)
+        return loads_lenient(raw)  # the SDK's json.dumps writes NaN and Infinity bare
     except (ValueError, UnicodeDecodeError) as exc:
         raise SwanError(f"Malformed JSON body: {exc}", "BAD_REQUEST") from None
 
