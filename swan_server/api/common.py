@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 from flask import Response, current_app, request
@@ -19,14 +20,22 @@ def services() -> Services:
     return current_app.extensions["swan"]
 
 
+# 19 digits in a row: an integer that may lie outside int64, which orjson would turn into a float.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def loads_lenient(raw: bytes):
     """A JSON body, parsed by orjson; what orjson refuses but Python's json reads (bare NaN and
-    Infinity, as `json.dumps` writes them; integers beyond 64 bits; lone surrogate escapes) is
-    read by the stdlib, so the faces keep its behaviour and its error messages."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
+    Infinity, as `json.dumps` writes them; lone surrogate escapes) is read by the stdlib, and so
+    is a body with integers of 19 digits or more (orjson reads those beyond int64 as floats, which
+    would let an out-of-range step pass as a rounded one). The faces keep the stdlib's behaviour
+    and error messages."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 def json_response(payload, status: int = 200) -> Response:
