@@ -52,10 +52,12 @@ def decode_value(value: float, is_nan: bool) -> float:
     return value
 
 
-def fetch_tuples(conn: Connection, query) -> list[tuple]:
+def fetch_tuples(conn: Connection, query, params: dict | None = None) -> list[tuple]:
     """Rows as the driver's plain tuples, skipping SQLAlchemy's per-row Row objects: for the
-    bounded but large reads of the metrics hot path (numbers and booleans only)."""
-    return conn.execute(query).cursor.fetchall()
+    bounded but large reads of the hot paths (metric points, the params, tags and latest metrics
+    of a page of runs). Only for columns that need no result processing: numbers, booleans read
+    by truthiness, and text."""
+    return conn.execute(query, params).cursor.fetchall()
 
 
 def chunks(seq: list, size: int = IN_CHUNK) -> Iterator[list]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
@@ -12,7 +12,7 @@ from swan_server.db.dialects import insert_ignore
 from swan_server.entities import ACTIVE, DELETED, DatasetInput, Metric, Run, RunInfo
 from swan_server.entities_mlflow3 import ModelOutput
 from swan_server.errors import already_exists, invalid, not_found
-from swan_server.store.sql.base import SqlStoreBase, chunks, decode_value, now_ms
+from swan_server.store.sql.base import SqlStoreBase, chunks, decode_value, fetch_tuples, now_ms
 from swan_server.store.sql.names import random_run_name
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -31,6 +31,36 @@ def _run_info(row, experiment_id=None) -> RunInfo:
         artifact_uri=row.artifact_uri,
     )
 
+
+
+# What a page of runs carries, for a chunk of run ids (bound as "ids"): built once, so that a
+# search does not coerce and compile its IN lists again on every call.
+_RUN_IDS = bindparam("ids", expanding=True)
+_PARAMS_OF_RUNS = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(t.params.c.run_id.in_(_RUN_IDS))
+_TAGS_OF_RUNS = select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
+    t.run_tags.c.run_id.in_(_RUN_IDS)
+)
+_LATEST_METRICS_OF_RUNS = select(
+    t.metric_series.c.run_id, t.metric_series.c.key, t.metric_series.c.last_value, t.metric_series.c.last_is_nan,
+    t.metric_series.c.last_timestamp, t.metric_series.c.last_step,
+).where(t.metric_series.c.run_id.in_(_RUN_IDS))
+_MODEL_OUTPUTS_OF_RUNS = (
+    select(t.run_model_outputs.c.run_id, t.logged_models.c.model_id, t.run_model_outputs.c.step)
+    .join(t.logged_models, t.logged_models.c.id == t.run_model_outputs.c.model_pk)
+    .where(t.run_model_outputs.c.run_id.in_(_RUN_IDS))
+)
+_INPUTS_OF_RUNS = (
+    select(t.run_inputs.c.id, t.run_inputs.c.run_id, t.datasets.c.name, t.datasets.c.digest, t.datasets.c.source_type,
+           t.datasets.c.source, t.datasets.c.schema, t.datasets.c.profile)
+    .join(t.datasets, t.datasets.c.id == t.run_inputs.c.dataset_id)
+    .where(t.run_inputs.c.run_id.in_(_RUN_IDS))
+    .order_by(t.run_inputs.c.id)
+)
+_MODEL_INPUTS_OF_RUNS = (
+    select(t.run_model_inputs.c.run_id, t.logged_models.c.model_id)
+    .join(t.logged_models, t.logged_models.c.id == t.run_model_inputs.c.model_pk)
+    .where(t.run_model_inputs.c.run_id.in_(_RUN_IDS))
+)
 
 class RunsMixin(SqlStoreBase):
     def create_run(self, experiment_id, user_id, start_time, tags, run_name, run_id=None):
@@ -78,44 +108,22 @@ class RunsMixin(SqlStoreBase):
         by_id = {r.id: Run(info=_run_info(r)) for r in rows}
         ids = list(by_id)
         for part in chunks(ids):
-            for rid, k, v in conn.execute(
-                select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(t.params.c.run_id.in_(part))
-            ):
+            bound = {"ids": part}
+            for rid, k, v in fetch_tuples(conn, _PARAMS_OF_RUNS, bound):
                 by_id[rid].params[k] = v
-            for rid, k, v in conn.execute(
-                select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(t.run_tags.c.run_id.in_(part))
-            ):
+            for rid, k, v in fetch_tuples(conn, _TAGS_OF_RUNS, bound):
                 by_id[rid].tags[k] = v
-            s = t.metric_series.c
-            for rid, k, value, is_nan, ts, step in conn.execute(
-                select(s.run_id, s.key, s.last_value, s.last_is_nan, s.last_timestamp, s.last_step).where(
-                    s.run_id.in_(part)
-                )
-            ):
+            for rid, k, value, is_nan, ts, step in fetch_tuples(conn, _LATEST_METRICS_OF_RUNS, bound):
                 by_id[rid].metrics.append(Metric(k, decode_value(value, is_nan), ts, step))
             self._load_inputs(conn, part, by_id)
-            out, lm = t.run_model_outputs, t.logged_models
-            for rid, model_id, step in conn.execute(
-                select(out.c.run_id, lm.c.model_id, out.c.step).join(lm, lm.c.id == out.c.model_pk).where(
-                    out.c.run_id.in_(part)
-                )
-            ):
+            for rid, model_id, step in conn.execute(_MODEL_OUTPUTS_OF_RUNS, bound):
                 by_id[rid].outputs.append(ModelOutput(model_id, step))
-            inp = t.run_model_inputs
-            for rid, model_id in conn.execute(
-                select(inp.c.run_id, lm.c.model_id).join(lm, lm.c.id == inp.c.model_pk).where(inp.c.run_id.in_(part))
-            ):
+            for rid, model_id in conn.execute(_MODEL_INPUTS_OF_RUNS, bound):
                 by_id[rid].model_inputs.append(model_id)
         return [by_id[r.id] for r in rows]
 
     def _load_inputs(self, conn: Connection, run_ids: list[int], by_id: dict[int, Run]) -> None:
-        ri, d = t.run_inputs, t.datasets
-        inputs = conn.execute(
-            select(ri.c.id, ri.c.run_id, d.c.name, d.c.digest, d.c.source_type, d.c.source, d.c.schema, d.c.profile)
-            .join(d, d.c.id == ri.c.dataset_id)
-            .where(ri.c.run_id.in_(run_ids))
-            .order_by(ri.c.id)
-        ).all()
+        inputs = conn.execute(_INPUTS_OF_RUNS, {"ids": run_ids}).all()
         if not inputs:
             return
         tags: dict[int, dict[str, str]] = {}
