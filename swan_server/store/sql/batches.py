@@ -66,7 +66,7 @@ def group_columns(keys, steps, timestamps, values) -> dict[str, list[tuple[int, 
     """{key: [(step, timestamp, stored value, is_nan), ...]} of a columnar batch. The layouts
     clients send (one key; keys interleaved step by step; each key's points together) are
     grouped by slicing; any other order point by point."""
-    if math.isfinite(sum(values)):  # no NaN or infinity (or a sum that overflowed: the slow path)
+    if _all_finite(values):
         points = list(zip(steps, timestamps, values, repeat(False)))
     else:
         points = [(s, ts, v, False) if -DBL_MAX < v < DBL_MAX else (s, ts, *encode_value(v))
@@ -88,3 +88,12 @@ def group_columns(keys, steps, timestamps, values) -> dict[str, list[tuple[int, 
     for key, point in zip(keys, points):
         by_key[key].append(point)
     return by_key
+
+
+def _all_finite(values) -> bool:
+    """No NaN or infinity among the values, checked by one builtin sum (a sum that overflows, or
+    integers too large for a float, answer False and take the point-by-point path)."""
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:
+        return False
