@@ -51,9 +51,13 @@ def test_wrong_revoked_and_disabled_keys_are_refused(identity):
             svc.authenticate_key(bad)
         assert err.value.http_status == 401
     second = svc.add_key(user)
+    opened_with_first, _, _ = svc.login(key)
+    assert svc.session_user(opened_with_first).name == "carol"
     assert svc.store.revoke_api_key(key[:11]) == 1
     with pytest.raises(SwanError):
         svc.authenticate_key(key)
+    with pytest.raises(SwanError):  # the revoked key's session ended with it
+        svc.session_user(opened_with_first)
     assert svc.authenticate_key(second).name == "carol"
     sid, _, _ = svc.login(second)
     assert svc.session_user(sid).name == "carol"

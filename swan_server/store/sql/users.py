@@ -66,12 +66,16 @@ class UsersMixin(SqlStoreBase):
             return [dict(r._mapping) for r in rows]
 
     def revoke_api_key(self, prefix: str) -> int:
+        """Revoke the live keys with this prefix and end their users' sessions: a session does not
+        record which key opened it, so a revoked key must not keep one alive (the user logs in
+        again with a key it still holds)."""
+        live = (t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_time.is_(None))
         with self.write() as conn:
-            return conn.execute(
-                update(t.api_keys)
-                .where(t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_time.is_(None))
-                .values(revoked_time=now_ms())
-            ).rowcount
+            users = list(conn.execute(select(t.api_keys.c.user_id).where(*live)).scalars())
+            revoked = conn.execute(update(t.api_keys).where(*live).values(revoked_time=now_ms())).rowcount
+            if users:
+                conn.execute(delete(t.sessions).where(t.sessions.c.user_id.in_(users)))
+            return revoked
 
     def user_by_key_hash(self, key_hash: str) -> User | None:
         with self.read() as conn:
