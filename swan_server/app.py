@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from swan_server.api.common import BODY_CONSUMED
@@ -57,6 +58,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_auth(app)  # one principal per request (after the request timer: refusals are counted)
     _register_error_handlers(app)
     app.after_request(_close_if_body_unread)
+    if settings.trusted_proxies:
+        # Behind N proxies the client's address, scheme and host come from the headers they set.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app
 
 

@@ -44,8 +44,12 @@ def _store_options(fn):
 @click.option("--max-request-size", envvar="SWAN_MAX_REQUEST_BYTES", default=64 * 1024 * 1024, type=int,
               show_default=True, help="Largest request body in bytes (413 above it); artifact uploads stream "
               "and are exempt.")
+@click.option("--trusted-proxies", envvar="SWAN_TRUSTED_PROXIES", default=0, type=click.IntRange(0, 10),
+              show_default=True, help="Reverse proxies in front of the server whose X-Forwarded-* headers are "
+              "believed (client address for the login rate limit and logs; scheme and host for the URLs the "
+              "server hands out). 0 ignores the headers.")
 def server(host, port, backend_store_uri, artifacts_destination, workers, threads, heartbeat_timeout,
-           log_format, access_log, auth, max_request_size):
+           log_format, access_log, auth, max_request_size, trusted_proxies):
     """Start the tracking server (MLflow REST API, artifacts proxy, health, /metrics)."""
     from swan_server.artifacts import make_artifact_store
     from swan_server.db.engine import make_engine, upgrade
@@ -70,6 +74,7 @@ def server(host, port, backend_store_uri, artifacts_destination, workers, thread
         heartbeat_timeout=heartbeat_timeout,
         auth=auth,
         max_request_bytes=max_request_size,
+        trusted_proxies=trusted_proxies,
     )
     # The failed-login rate limit (per client address and per user name).
     env_settings = Settings.from_env()

@@ -43,6 +43,9 @@ class Settings:
     # the window (seconds) get 429 until the window has passed.
     login_max_failures: int = 20
     login_window: float = 300.0
+    # Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host/-Port headers are
+    # believed (0: none; the headers are ignored, so a client cannot pick its own address).
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -59,4 +62,5 @@ class Settings:
         s.login_max_failures = int(os.environ.get("SWAN_LOGIN_MAX_FAILURES") or s.login_max_failures)
         s.login_window = float(os.environ.get("SWAN_LOGIN_WINDOW") or s.login_window)
         s.max_request_bytes = int(os.environ.get("SWAN_MAX_REQUEST_BYTES") or s.max_request_bytes)
+        s.trusted_proxies = int(os.environ.get("SWAN_TRUSTED_PROXIES") or s.trusted_proxies)
         return s

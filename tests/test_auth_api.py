@@ -388,3 +388,26 @@ def test_browser_links_lead_to_the_login_page(tmp_path):
     assert client.get("/@alice/mnist").status_code == 401  # not a browser: the API answer
     r = client.get("/api/v1/me", headers={"Accept": "text/html"})
     assert r.status_code == 401 and r.json["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_trusted_proxies_decide_whose_address_is_rate_limited(tmp_path):
+    """Behind a proxy (--trusted-proxies 1) the limit follows the X-Forwarded-For address, so one
+    client guessing keys does not lock out everyone behind the same proxy; without the setting
+    the header is ignored, so a client cannot escape the limit by naming another address."""
+    for trusted in (1, 0):
+        srv = start_auth_server(tmp_path / f"proxy{trusted}",
+                                extra_env={"SWAN_LOGIN_MAX_FAILURES": "3", "SWAN_TRUSTED_PROXIES": str(trusted)})
+        try:
+            me = srv.url + "/api/v1/me"
+            for _ in range(3):
+                r = requests.get(me, headers={**bearer("swan_wrong"), "X-Forwarded-For": "10.9.0.1"}, timeout=30)
+                _v1_error(r, 401, "UNAUTHENTICATED")
+            r = requests.get(me, headers={**bearer("swan_wrong"), "X-Forwarded-For": "10.9.0.1"}, timeout=30)
+            _v1_error(r, 429, "REQUEST_LIMIT_EXCEEDED")
+            other = requests.get(me, headers={**bearer(srv.keys["member"]), "X-Forwarded-For": "10.9.0.2"}, timeout=30)
+            if trusted:
+                assert other.status_code == 200, other.text
+            else:
+                _v1_error(other, 429, "REQUEST_LIMIT_EXCEEDED")
+        finally:
+            srv.stop()
