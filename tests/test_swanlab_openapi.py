@@ -1,15 +1,21 @@
 """The unmodified `swanlab.Api()` query client (SDK 0.10) reading a live Swan server: a run logged
 by the real swanlab SDK and one logged with MlflowClient both read back through it, values
 compared exactly; unknown projects and runs give the SDK's errors; bad parameters are 4xx with
-`{code, message}`."""
+`{code, message}`. Media logged by the SDK are listed per key and step with their captions and
+downloaded through signed URLs that need no credentials and cannot be forged or reused."""
 
 from __future__ import annotations
 
+import base64
+import json
+import sqlite3
+import tempfile
 import uuid
 
 import pytest
+import requests
 
-from tests.swanlab_support import SwanLabHttp, admin_key, run_script, sdk_env
+from tests.swanlab_support import SwanLabHttp, admin_key, all_artifacts, mlflow_run, run_script, sdk_env
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -65,6 +71,42 @@ def logged(server, module_mlflow_client, tmp_path_factory):
     client.log_metric(run.info.run_id, "system/gpu", 42.0, step=0)
     client.set_terminated(run.info.run_id)
     return {"project": project, "cuid": cuid, "mlflow_run_id": run.info.run_id, "exp_id": exp_id}
+
+
+MEDIA_STEPS = (1, 3)
+MEDIA_RUN = """
+import numpy as np, swanlab
+swanlab.login(host={url!r}, api_key={key!r})
+run = swanlab.init(project={project!r}, experiment_name="media-run")
+for step in {steps!r}:
+    img = np.zeros((8, 8, 3), dtype=np.uint8); img[:, :step] = 255
+    other = np.full((6, 6, 3), 10 * step, dtype=np.uint8)
+    swanlab.log({{"samples/img": [swanlab.Image(img, caption=f"image at {{step}}"),
+                                  swanlab.Image(other, caption=f"second at {{step}}")],
+                 "notes": swanlab.Text(f"text at step {{step}}"),
+                 "sound": swanlab.Audio(np.sin(np.linspace(0, 44 * step, 800)).astype("float32"), sample_rate=8000)}},
+                step=step)
+    swanlab.log({{"loss": 0.5 * step}}, step=step)
+swanlab.finish()
+print("CUID=" + run.id)
+"""
+
+
+@pytest.fixture(scope="module")
+def media_run(server, module_mlflow_client, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sdk-media")
+    project = f"media-{uuid.uuid4().hex[:6]}"
+    proc = run_script(tmp, MEDIA_RUN.format(url=server.url, key=admin_key(server), project=project,
+                                            steps=MEDIA_STEPS), sdk_env(tmp))
+    cuid = proc.stdout.rsplit("CUID=", 1)[1].split()[0]
+    run_id = mlflow_run(module_mlflow_client, cuid).info.run_id
+    stored = {}  # artifact path (relative to the run) -> bytes, as Swan keeps them
+    with tempfile.TemporaryDirectory() as d:
+        for path in all_artifacts(module_mlflow_client, run_id, "media"):
+            with open(module_mlflow_client.download_artifacts(run_id, path, d), "rb") as f:
+                stored[path] = f.read()
+    exp_id = module_mlflow_client.get_experiment_by_name(project).experiment_id
+    return {"project": project, "cuid": cuid, "run_id": run_id, "exp_id": exp_id, "stored": stored}
 
 
 @pytest.fixture(scope="module")
@@ -279,5 +321,181 @@ def test_access_policy_applies_to_the_query_client(tmp_path):
         assert not outsider.run(f"owner/{project}/{cuid}").wrapper().ok
         assert list(outsider.runs(f"owner/{project}")) == []
         assert not outsider.self_hosted().root
+    finally:
+        srv.stop()
+
+
+def _items(medias: dict) -> dict:
+    """{key: {step: items ({url, caption})}} of a `medias()` result."""
+    out = {}
+    for m in medias["list"]:
+        out[m["key"]] = {e["index"]: e["items"] for e in m["metrics"]}
+    return out
+
+
+def _stored_at(media_run, kind: str, step: int) -> list[bytes]:
+    return [b for p, b in sorted(media_run["stored"].items()) if p.startswith(f"media/{kind}/{step:03d}-")]
+
+
+def test_media_listed_per_key_and_step_and_downloaded(api, media_run):
+    exp = api.run(f"admin/{media_run['project']}/{media_run['cuid']}")
+    assert exp.wrapper().ok
+    keys = ["samples/img", "notes", "sound"]
+    stored = set(media_run["stored"].values())
+    assert len(stored) == 8  # 2 images, a text and an audio at each of 2 steps
+    # one step: the listing gives every step with media, the items of the one asked for
+    at3 = exp.medias(keys=keys, step=3)
+    assert {m["key"] for m in at3["list"]} == set(keys)
+    for m in at3["list"]:
+        assert m["steps"] == list(MEDIA_STEPS) and m["step"] == 3
+        assert [e["index"] for e in m["metrics"]] == [3]
+    items = _items(at3)
+    assert [i["caption"] for i in items["samples/img"][3]] == ["image at 3", "second at 3"]
+    assert len(items["notes"][3]) == 1 and len(items["sound"][3]) == 1
+    got = {}
+    for key in keys:
+        for item in items[key][3]:
+            resp = requests.get(item["url"], timeout=30)  # no cookie, no key: the URL is the credential
+            assert resp.status_code == 200, (resp.status_code, resp.text)
+            got.setdefault(key, []).append(resp.content)
+    assert got["notes"][0].decode().find("text at step 3") >= 0
+    assert got["notes"] == _stored_at(media_run, "text", 3)
+    assert got["sound"] == _stored_at(media_run, "audio", 3)
+    assert sorted(got["samples/img"]) == sorted(_stored_at(media_run, "image", 3))
+    # a step without media: nothing listed, the steps still given
+    empty = exp.medias(keys=["notes"], step=2)["list"][0]
+    assert empty["metrics"] == [] and empty["steps"] == list(MEDIA_STEPS)
+    # every step at once
+    every = _items(exp.medias(keys=keys, all=True))
+    assert {k: sorted(v) for k, v in every.items()} == {k: list(MEDIA_STEPS) for k in keys}
+    assert [[i["caption"] for i in every["samples/img"][s]] for s in MEDIA_STEPS] == [
+        [f"image at {s}", f"second at {s}"] for s in MEDIA_STEPS]
+    downloaded = {requests.get(i["url"], timeout=30).content for k in keys for s in MEDIA_STEPS for i in every[k][s]}
+    assert downloaded == stored
+
+
+def _signer_secret(server) -> str:
+    db = sqlite3.connect(f"file:{server.home / 'swan.db'}?mode=ro", uri=True)
+    try:
+        (value,) = db.execute("SELECT value FROM server_secrets WHERE name = 'upload-url-key'").fetchone()
+    finally:
+        db.close()
+    return value
+
+
+def test_media_urls_are_signed_confined_and_expire(server, media_run, logged):
+    from swan_server.artifacts.presign import UploadSigner
+
+    sl = SwanLabHttp(server.url, admin_key(server))
+    listed = sl.post("/house/metrics/f_media", json={"columns": [{"experimentId": media_run["cuid"], "key": "notes"}]})
+    assert listed.status_code == 200, listed.text
+    path = listed.json()[0]["metrics"][0]["data"][0]
+    assert path.startswith("media/text/")
+    # a project id that is not the run's: refused
+    _is_error(sl.post("/resources/presigned/get",
+                      json={"prefix": f"999999/{media_run['cuid']}", "paths": [path]}), 409)
+    prefix = f"{media_run['exp_id']}/{media_run['cuid']}"
+    good = sl.post("/resources/presigned/get", json={"prefix": prefix, "paths": [path]})
+    assert good.status_code == 200, good.text
+    url = good.json()["urls"][0]
+    assert requests.get(url, timeout=30).content == media_run["stored"][path]
+    # only media of that run: other files of the run, traversal, another run's media
+    for bad in ["files/config.yaml", "media/../files/config.yaml", "../../other/artifacts/x.txt",
+                "media/text/no-such.txt", "/etc/passwd"]:
+        resp = sl.post("/resources/presigned/get", json={"prefix": prefix, "paths": [bad]})
+        assert 400 <= resp.status_code < 500, (bad, resp.status_code, resp.text)
+        assert "urls" not in resp.text
+    other = sl.post("/resources/presigned/get",
+                    json={"prefix": f"{logged['exp_id']}/{logged['cuid']}", "paths": [path]})
+    assert other.status_code == 404, other.text
+    _is_error(sl.post("/resources/presigned/get", json={"prefix": "no-slash", "paths": [path]}), 400)
+    _is_error(sl.post("/resources/presigned/get", json={"prefix": prefix, "paths": []}), 400)
+    _is_error(sl.post("/house/metrics/media", json={"columns": [{"experimentId": media_run["cuid"], "key": "notes"}],
+                                                    "step": -1}), 400)
+    # the URL itself: unsigned, tampered, expired, or an upload token are all refused
+    base, token = url.rsplit("/", 1)
+    body, mac = token.split(".")
+    flipped = mac[:-2] + ("A" if mac[-2] != "A" else "B") + mac[-1]
+    secret = _signer_secret(server)
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert claims["g"].endswith("/" + path) and claims["exp"] > 0
+    signer = UploadSigner(secret)
+    expired = signer.sign({"g": claims["g"]}, -5)
+    upload_token = signer.sign({"p": claims["g"]}, 600)
+    escape = signer.sign({"g": claims["g"].rsplit("/artifacts/", 1)[0] + "/../../swan.db"}, 600)
+    assert requests.get(f"{base}/{signer.sign({'g': claims['g']}, 600)}", timeout=30).status_code == 200
+    for bad in [body, f"{body}.", f"{body}.{flipped}", expired, upload_token, "forged.token",
+                _b64json({"g": claims["g"], "exp": 2**40}) + "." + mac]:
+        resp = requests.get(f"{base}/{bad}", timeout=30)
+        assert 400 <= resp.status_code < 500 and resp.content != media_run["stored"][path], (bad, resp.status_code)
+    resp = requests.get(f"{base}/{escape}", timeout=30)
+    assert 400 <= resp.status_code < 500, resp.status_code
+    # a download token cannot upload
+    assert 400 <= requests.put(url.replace("/swan/media/", "/swan/upload/"), data=b"x", timeout=30).status_code < 500
+    assert requests.get(url, timeout=30).content == media_run["stored"][path]
+
+
+def _b64json(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+def test_media_reads_follow_the_access_policy(tmp_path):
+    """With --auth, the owner lists and downloads its run's media through swanlab.Api(); a member
+    of another workspace can neither list them nor get download URLs, and a signed URL is the
+    only credential a download takes (no key, no cookie)."""
+    import os
+    import subprocess
+    import sys
+
+    import swanlab
+
+    from tests.server import LiveServer
+
+    srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
+    try:
+        env = {**os.environ, "SWAN_HOME": str(srv.home)}
+        keys = {}
+        for name in ("owner", "outsider"):
+            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
+                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
+                                 text=True, check=True)
+            keys[name] = out.stdout.strip().splitlines()[-1]
+        project = f"m-{uuid.uuid4().hex[:6]}"
+        proc = run_script(tmp_path / "sdk", MEDIA_RUN.format(url=srv.url, key=keys["owner"], project=project,
+                                                             steps=MEDIA_STEPS), sdk_env(tmp_path / "sdk"))
+        cuid = proc.stdout.rsplit("CUID=", 1)[1].split()[0]
+
+        owner = swanlab.Api(api_key=keys["owner"], host=srv.url)
+        exp = owner.run(f"owner/{project}/{cuid}")
+        assert exp.wrapper().ok
+        pid = exp.project_id
+        items = _items(exp.medias(keys=["samples/img", "notes"], step=1))
+        assert [i["caption"] for i in items["samples/img"][1]] == ["image at 1", "second at 1"]
+        url = items["notes"][1][0]["url"]
+        resp = requests.get(url, timeout=30)
+        assert resp.status_code == 200 and b"text at step 1" in resp.content
+
+        sl_owner = SwanLabHttp(srv.url, keys["owner"])
+        col = {"experimentId": cuid, "key": "notes", "createdAt": 1}
+        path = sl_owner.post("/house/metrics/media", json={"projectId": pid, "columns": [col], "step": 1}
+                             ).json()["metrics"][0]["data"][0]
+
+        outsider = SwanLabHttp(srv.url, keys["outsider"])
+        for route, body in [("/house/metrics/media", {"projectId": pid, "columns": [col], "step": 1}),
+                            ("/house/metrics/f_media", {"projectId": pid, "columns": [col]}),
+                            ("/resources/presigned/get", {"prefix": f"{pid}/{cuid}", "paths": [path]})]:
+            resp = outsider.post(route, json=body)
+            assert resp.status_code == 403, (route, resp.status_code, resp.text)
+            assert "text at step" not in resp.text and "/swan/media/" not in resp.text
+        api = swanlab.Api(api_key=keys["outsider"], host=srv.url)
+        assert not api.run(f"owner/{project}/{cuid}").wrapper().ok
+        # no credentials at all: the listing is refused, a signed URL still downloads, a forged one does not
+        anon = requests.post(f"{srv.url}/api/house/metrics/f_media", json={"projectId": pid, "columns": [col]},
+                             timeout=30)
+        assert anon.status_code == 401
+        base, token = url.rsplit("/", 1)
+        assert requests.get(url, timeout=30).status_code == 200
+        assert requests.get(f"{base}/{token[:-3]}abc", timeout=30).status_code in (401, 403)
+        assert requests.get(f"{base}/{token.split('.')[0]}", timeout=30).status_code in (401, 403)
     finally:
         srv.stop()

@@ -1,10 +1,16 @@
-"""Direct uploads: URLs a client PUTs bytes to without credentials.
+"""Direct uploads and downloads: URLs a client PUTs bytes to, or GETs bytes from, without
+credentials.
 
 A store with URLs of its own (S3) presigns them itself (`ArtifactStore.presign_put`). For the
 local folder the server hands out URLs to itself, `<base>/api/swan/upload/<token>`, where the
 token names the target path and an expiry and is HMAC-signed with a secret every worker shares
 (kept in the database). A token can only write the path it was issued for, and paths are
 confined to the artifact root by `safe_relative_path` and by the store.
+
+Downloads work the same way: S3 presigns a GET (`presign_get`); for the local folder the server
+hands out `<base>/api/swan/media/<token>`, a token of its own kind (claim `g`), so an upload
+token cannot read and a download token cannot write. The caller decides which paths deserve a
+URL (the SwanLab face: only the media of a run the user may read).
 
 Multipart uploads to the local folder are staged as one file per part under `.swan-multipart/`
 and concatenated when the client completes them.
@@ -25,7 +31,9 @@ from swan_server.artifacts.paths import join, safe_relative_path
 from swan_server.errors import PERMISSION_DENIED, SwanError, invalid
 
 UPLOAD_ROUTE = "/api/swan/upload/"
+DOWNLOAD_ROUTE = "/api/swan/media/"
 PUT_EXPIRES = 15 * 60
+GET_EXPIRES = 15 * 60
 MULTIPART_EXPIRES = 6 * 3600
 STAGING = ".swan-multipart"
 MAX_PARTS = 10_000
@@ -140,6 +148,31 @@ class DirectUploads:
         reader = _Md5Reader(stream)
         size = self.store.write(path, reader)
         return size, reader.md5.hexdigest()
+
+    # -- single GET ---------------------------------------------------------------------------
+    def get_url(self, path: str, base_url: str, expires_in: int = GET_EXPIRES) -> str:
+        """A URL that answers `GET` with the bytes of `path` for `expires_in` s, no credentials."""
+        path = safe_relative_path(path, allow_empty=False)
+        presign_get = getattr(self.store, "presign_get", None)
+        native = presign_get(path, expires_in) if presign_get is not None else None
+        if native:
+            return native
+        return base_url.rstrip("/") + DOWNLOAD_ROUTE + self.signer.sign({"g": path}, expires_in)
+
+    def open_signed(self, token: str) -> tuple[Iterator[bytes], int, str]:
+        """(chunks, size, path) of the file a download token of ours names; 403 if the token is
+        not one (forged, tampered, expired, or an upload token)."""
+        denied = SwanError("Invalid or expired download URL", PERMISSION_DENIED)
+        try:
+            claims = self.signer.verify(token)
+        except SwanError:
+            raise denied from None
+        path = claims.get("g")
+        if not isinstance(path, str) or not path:
+            raise denied
+        path = safe_relative_path(path, allow_empty=False)
+        chunks, size = self.store.open_read(path)
+        return chunks, size, path
 
     # -- multipart ----------------------------------------------------------------------------
     def start_multipart(self, path: str, part_count: int, base_url: str,

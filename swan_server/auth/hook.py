@@ -41,10 +41,11 @@ SWANLAB_COOKIE = "sid"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # Flask endpoints anyone may call: the health check, the SwanLab ping, the logins (which check
-# the key themselves), signed upload URLs (the signature is the credential), the version probe,
+# the key themselves), signed upload and download URLs (the signature is the credential), the version probe,
 # and the dashboard's static files (the page itself asks for a login).
 PUBLIC_ENDPOINTS = frozenset({
-    "health", "swanlab.ping", "swanlab.login", "swanlab.signed_upload", "v1.auth_login", "v1.auth_logout",
+    "health", "swanlab.ping", "swanlab.login", "swanlab.signed_upload", "swanlab.signed_download",
+    "v1.auth_login", "v1.auth_logout",
     "mlflow:/version:GET", "ui_index", "ui_asset", "static",
 })
 

@@ -1,6 +1,7 @@
 """Metric reads behind `swanlab.Api()` (protocol §2.11, SwanLab's "house" routes): metric keys,
 summaries, sampled scalar lines and their statistics, the full-resolution CSV export, the
-deprecated per-experiment column list, and console logs.
+deprecated per-experiment column list, console logs, and media: the items of a key at a step or
+at every step (paths relative to the run, captions), and short-lived download URLs for them.
 
 Every read is bounded: at most `MAX_COLUMNS` (experiment, key) columns per request, at most
 `MAX_SAMPLE` points per sampled line (evenly spaced, first and last kept), key lists paged by a
@@ -16,6 +17,7 @@ import io
 import math
 from typing import Iterator
 
+from swan_server.artifacts.paths import join, safe_relative_path
 from swan_server.entities import User
 from swan_server.errors import PERMISSION_DENIED, SwanError, invalid, not_found
 from swan_server.services.swanlab import iso_ms, to_swan_key, to_swanlab_key
@@ -30,6 +32,7 @@ EXPORT_PAGE = 10_000
 EXPORT_EXPIRES = 3600
 MAX_EXPORT_COLUMNS = 32
 EXPORT_ROUTE = "/api/swan/export/"
+MAX_MEDIA_ITEMS = 10_000
 X_TYPES = ("step", "time", "timestamp", "relative_time")
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 # Media kinds the SDK knows as column types (others are not listed as columns).
@@ -305,6 +308,85 @@ class SwanLabMetricReads:
         if search:
             cols = [c for c in cols if search.lower() in c["name"].lower()]
         return paged(cols[(page - 1) * size: page * size], len(cols), page, size)
+
+    # -- media ---------------------------------------------------------------------------------
+    @staticmethod
+    def _media_entry(items: list[tuple[str, str | None]]) -> dict:
+        """SwanLab's media entry from (path, caption) pairs: `data` the paths (relative to the
+        run, handed back to `/resources/presigned/get`), `more` one object per item (its
+        caption, if any)."""
+        return {"data": [path for path, _ in items],
+                "more": [{"caption": caption} if caption is not None else {} for _, caption in items]}
+
+    @staticmethod
+    def _count(total: int) -> int:
+        if total > MAX_MEDIA_ITEMS:
+            raise invalid(f"Too many media items: at most {MAX_MEDIA_ITEMS} per request; "
+                          "ask for fewer keys or for one step")
+        return total
+
+    def media(self, user: User, body) -> dict:
+        """`POST /house/metrics/media`: the items of each column at one step (`step`, by default
+        the last step with media), with `steps` every step any of the columns has media at."""
+        body = _obj(body)
+        step = body.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise invalid(f"Invalid step {step!r}: a non-negative integer is required")
+        cols = self._columns(user, body)
+        indexes: dict[str, dict] = {}
+        steps: set[int] = set()
+        for ctx, key, _ in cols:
+            if ctx.run_id not in indexes:
+                indexes[ctx.run_id] = {m["key"]: m["steps"] for m in self.store.media_index(ctx.run_id)}
+            steps.update(indexes[ctx.run_id].get(key, ()))
+        ordered = sorted(steps)
+        if step is None:
+            step = ordered[-1] if ordered else 0
+        metrics, total = [], 0
+        for ctx, key, ref in cols:
+            if step not in indexes[ctx.run_id].get(key, ()):
+                continue
+            items = [(i["path"], i["caption"]) for i in self.store.media_at(ctx.run_id, key, step)]
+            total = self._count(total + len(items))
+            metrics.append({"key": key, "experimentId": ref, **self._media_entry(items)})
+        return {"steps": ordered, "step": step, "metrics": metrics}
+
+    def media_all(self, user: User, body) -> list[dict]:
+        """`POST /house/metrics/f_media`: per column, its items at every step ({index: step,
+        data, more}), steps ascending; at most MAX_MEDIA_ITEMS items in all."""
+        out, total = [], 0
+        for ctx, key, ref in self._columns(user, body):
+            items = self.svc.media.list(ctx.run_id, key)
+            total = self._count(total + len(items))
+            by_step: dict[int, list] = {}
+            for item in items:
+                by_step.setdefault(item.step, []).append((item.path, item.caption))
+            out.append({"key": key, "experimentId": ref, "metrics": [
+                {"index": s, **self._media_entry(by_step[s])} for s in sorted(by_step)]})
+        return out
+
+    def media_urls(self, user: User, body, base_url: str) -> dict:
+        """`POST /resources/presigned/get` {prefix: "<projectId>/<experimentId>", paths} →
+        {urls}: a download URL per path, in order, for media items of that experiment only (any
+        other path is a 404). The URLs need no credentials and expire (presign.GET_EXPIRES)."""
+        body = _obj(body)
+        prefix = body.get("prefix")
+        if not isinstance(prefix, str) or "/" not in prefix:
+            raise invalid(f"Invalid prefix {prefix!r}: '<projectId>/<experimentId>' is required")
+        project_id, _, ref = prefix.rpartition("/")
+        ctx = self.reads.resolve(user, ref, project_id=project_id or None)
+        paths = _list(body.get("paths"), "paths", MAX_MEDIA_ITEMS)
+        known = {i.path for i in self.svc.media.list(ctx.run_id)}
+        root = self.svc._root(ctx)
+        urls = []
+        for path in paths:
+            if not isinstance(path, str):
+                raise invalid(f"Invalid media path {path!r}")
+            clean = safe_relative_path(path, allow_empty=False)
+            if clean not in known:
+                raise not_found(f"Media file {path!r} not found in experiment '{ref}'")
+            urls.append(self.svc.uploads.get_url(join(root, clean), base_url))
+        return {"urls": urls}
 
     # -- console logs -------------------------------------------------------------------------
     def logs(self, user: User, project_id, experiment_id, size: int, start: int, level: str) -> dict:

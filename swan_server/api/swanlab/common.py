@@ -17,8 +17,8 @@ from swan_server.services import access
 log = logging.getLogger("swan.swanlab")
 bp = Blueprint("swanlab", __name__, url_prefix="/api")
 
-# Routes that need no session: the ping, the login itself, and signed upload URLs.
-PUBLIC_ENDPOINTS = {"swanlab.ping", "swanlab.login", "swanlab.signed_upload"}
+# Routes that need no session: the ping, the login itself, and signed upload and download URLs.
+PUBLIC_ENDPOINTS = {"swanlab.ping", "swanlab.login", "swanlab.signed_upload", "swanlab.signed_download"}
 
 
 def status_line(code: int) -> str:
