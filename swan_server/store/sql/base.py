@@ -120,12 +120,16 @@ def retry_transient(method):
     return wrapper
 
 
+# The transaction helpers themselves only open a connection: the operations that use them retry.
+_NOT_OPERATIONS = frozenset({"read", "write"})
+
+
 def retry_public_methods(cls):
     """Give every public method of a store class the transient-failure retry: each runs one
     transaction (or reads only), so re-running it after a rollback is safe."""
     for klass in cls.__mro__:
         for name, value in vars(klass).items():
-            if name.startswith("_") or not inspect.isfunction(value):
+            if name.startswith("_") or name in _NOT_OPERATIONS or not inspect.isfunction(value):
                 continue
             if getattr(getattr(cls, name), "_retries_transient", False):
                 continue
