@@ -35,6 +35,7 @@ from importers.records import (
     SourceError,
     SourceRun,
     fingerprint,
+    mlflow_pages,
 )
 
 KIND = "mlflow"
@@ -480,16 +481,7 @@ class MlflowServerSource(_Source):
         return resp.json()
 
     def _paged(self, method: str, path: str, body: dict, field: str):
-        token = None
-        while True:
-            req = dict(body)
-            if token:
-                req["page_token"] = token
-            page = self._call(method, path, req if method != "GET" else None, req if method == "GET" else None)
-            yield from page.get(field, [])
-            token = page.get("next_page_token")
-            if not token:
-                return
+        return mlflow_pages(self._call, method, path, body, field)
 
     def history(self, row):
         m = Metrics()

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from importers.records import FINGERPRINT_TAG, SOURCE_TAG, Artifact, RunInfo, Skipped, SourceError, fingerprint
+from importers.records import (
+    FINGERPRINT_TAG, SOURCE_TAG, Artifact, RunInfo, Skipped, SourceError, fingerprint, mlflow_pages,
+)
 
 IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 PROMPT_EXPERIMENTS_TAG = "_mlflow_experiment_ids"
@@ -458,16 +460,7 @@ class _Rest:
         return resp.json() if resp.content else {}
 
     def paged(self, method: str, path: str, body: dict, field_name: str):
-        token = None
-        while True:
-            req = dict(body)
-            if token:
-                req["page_token"] = token
-            page = self.call(method, path, body=req if method != "GET" else None, params=req if method == "GET" else None)
-            yield from page.get(field_name, [])
-            token = page.get("next_page_token")
-            if not token:
-                return
+        return mlflow_pages(self.call, method, path, body, field_name)
 
     def upload(self, location: str, rel: str, data) -> None:
         if not location.startswith("mlflow-artifacts:"):

@@ -170,3 +170,18 @@ def param_text(value) -> str:
         return json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return str(value)
+
+
+def mlflow_pages(call, method: str, path: str, body: dict, field: str):
+    """Every item of an MLflow REST listing, following `next_page_token`; `call(method, path,
+    body, params)` sends one request (the body for POST, the query for GET) and returns its JSON."""
+    token = None
+    while True:
+        req = dict(body)
+        if token:
+            req["page_token"] = token
+        page = call(method, path, req if method != "GET" else None, req if method == "GET" else None)
+        yield from page.get(field, [])
+        token = page.get("next_page_token")
+        if not token:
+            return

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -16,6 +13,7 @@ import requests
 
 from swan_server.artifacts.presign import UploadSigner
 from swan_server.errors import SwanError
+from tests.auth_support import create_user
 from tests.server import LiveServer
 from tests.swanlab_support import SwanLabHttp, admin_key, all_artifacts, mlflow_run
 
@@ -135,13 +133,7 @@ def test_web_links_follow_the_access_policy(tmp_path):
     (not even the project's id)."""
     srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
     try:
-        env = {**os.environ, "SWAN_HOME": str(srv.home)}
-        keys = {}
-        for name in ("owner", "outsider"):
-            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
-                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
-                                 text=True, check=True)
-            keys[name] = out.stdout.strip().splitlines()[-1]
+        keys = {name: create_user(srv, name, "member") for name in ("owner", "outsider")}
         sl = SwanLabHttp(srv.url, keys["owner"])
         project, cuid = _name(), _name("c")
         pid = sl.project(project, workspace="owner")["cuid"]
@@ -337,9 +329,7 @@ def test_legacy_project_creation(sl):
 
 def test_other_users_workspace(server, sl, mlflow_client):
     user = f"u{uuid.uuid4().hex[:6]}"
-    out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", user,
-                          "--backend-store-uri", server.backend_store_uri], capture_output=True, text=True, check=True)
-    key = out.stdout.strip().splitlines()[-1]
+    key = create_user(server, user, "member")
     mine = SwanLabHttp(server.url, key)
     assert mine.login["userInfo"]["username"] == user
     project = mine.project("proj", workspace=user)
@@ -348,9 +338,7 @@ def test_other_users_workspace(server, sl, mlflow_client):
     # Another user's workspace is closed to it (the shared `admin` workspace is open to every
     # member: see swan_server/services/access.py).
     other = f"o{uuid.uuid4().hex[:6]}"
-    out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", other,
-                          "--backend-store-uri", server.backend_store_uri], capture_output=True, text=True, check=True)
-    theirs = SwanLabHttp(server.url, out.stdout.strip().splitlines()[-1])
+    theirs = SwanLabHttp(server.url, create_user(server, other, "member"))
     their_project = theirs.project("theirs", workspace=other)
     _is_error(mine.get(f"/project/{other}/theirs"), 403)
     _is_error(mine.post(f"/projects/{other}", json={"name": "mine-now"}), 403)

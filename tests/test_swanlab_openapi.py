@@ -15,6 +15,7 @@ import uuid
 import pytest
 import requests
 
+from tests.auth_support import create_user
 from tests.swanlab_support import SwanLabHttp, admin_key, all_artifacts, mlflow_run, run_script, sdk_env
 
 pytestmark = pytest.mark.timeout(600)
@@ -283,23 +284,13 @@ def test_bad_parameters_are_4xx(server, logged):
 def test_access_policy_applies_to_the_query_client(tmp_path):
     """With --auth, a user reads its own workspace through swanlab.Api(); another member gets the
     SDK's permission error, and does not see the workspace in its list."""
-    import os
-    import subprocess
-    import sys
-
     import swanlab
 
     from tests.server import LiveServer
 
     srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
     try:
-        env = {**os.environ, "SWAN_HOME": str(srv.home)}
-        keys = {}
-        for name in ("owner", "outsider"):
-            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
-                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
-                                 text=True, check=True)
-            keys[name] = out.stdout.strip().splitlines()[-1]
+        keys = {name: create_user(srv, name, "member") for name in ("owner", "outsider")}
         sl = SwanLabHttp(srv.url, keys["owner"])
         project, cuid = f"p-{uuid.uuid4().hex[:6]}", f"c-{uuid.uuid4().hex[:6]}"
         pid = sl.project(project, workspace="owner")["cuid"]
@@ -443,23 +434,13 @@ def test_media_reads_follow_the_access_policy(tmp_path):
     """With --auth, the owner lists and downloads its run's media through swanlab.Api(); a member
     of another workspace can neither list them nor get download URLs, and a signed URL is the
     only credential a download takes (no key, no cookie)."""
-    import os
-    import subprocess
-    import sys
-
     import swanlab
 
     from tests.server import LiveServer
 
     srv = LiveServer(tmp_path / "home", extra_env={"SWAN_AUTH": "true"}).start()
     try:
-        env = {**os.environ, "SWAN_HOME": str(srv.home)}
-        keys = {}
-        for name in ("owner", "outsider"):
-            out = subprocess.run([sys.executable, "-m", "swan_client.cli", "users", "create", name, "--role", "member",
-                                  "--backend-store-uri", srv.backend_store_uri], env=env, capture_output=True,
-                                 text=True, check=True)
-            keys[name] = out.stdout.strip().splitlines()[-1]
+        keys = {name: create_user(srv, name, "member") for name in ("owner", "outsider")}
         project = f"m-{uuid.uuid4().hex[:6]}"
         proc = run_script(tmp_path / "sdk", MEDIA_RUN.format(url=srv.url, key=keys["owner"], project=project,
                                                              steps=MEDIA_STEPS), sdk_env(tmp_path / "sdk"))

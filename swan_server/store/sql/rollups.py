@@ -281,18 +281,12 @@ class _FoldingInserter:
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def insert(self, conn, rows: list[tuple]) -> int:
+        """`insert` for (series_id, step, timestamp, value, is_nan) rows of any series."""
         n = self.inner.insert(conn, rows)
-        if rows:
-            pending = self._pending.get(conn)
-            by_series: dict[int, list] = {} if pending is None else pending
-            for sid, *point in rows:
-                got = by_series.get(sid)
-                if got is None:
-                    by_series[sid] = [point]
-                else:
-                    got.append(point)
-            if pending is None:
-                self.fold(conn, by_series)
+        by_series: dict[int, list] = {}
+        for sid, *point in rows:
+            by_series.setdefault(sid, []).append(tuple(point))
+        self._gather(conn, by_series.items())
         return n
 
     def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
