@@ -61,7 +61,9 @@ def post(session: requests.Session, url: str, body: bytes, stats: Stats | None, 
                 return resp.json()
             if stats:
                 stats.add("status_503" if resp.status_code == 503 else "status_other_5xx")
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            # ChunkedEncodingError: the worker died between the response's headers and its body;
+            # the batch may have landed, and resending it is what must be harmless
             if stats:
                 stats.add("conn_errors")
             session.close()  # a fresh connection, maybe to another worker
