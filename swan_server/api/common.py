@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 from flask import Response, current_app, request
@@ -20,8 +19,28 @@ def services() -> Services:
     return current_app.extensions["swan"]
 
 
-# 19 digits in a row: an integer that may lie outside int64, which orjson would turn into a float.
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# Every digit read as "0", so that bytes.find can look for 19-digit runs: a regex over a 70 kB
+# body costs a millisecond, this 75 µs.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN = b"0" * 19
+_FRACTION_OR_EXPONENT = (b".", b"e", b"E")
+
+
+def _has_long_integer(raw: bytes) -> bool:
+    """Whether the body holds an integer of 19 digits or more, which may lie outside int64 (orjson
+    reads those beyond 64 bits as floats). Runs of digits after a decimal point or in an exponent
+    are not integers: a float's repr often has 19 digits after "0.00", and taking those for
+    integers sent most log-batch bodies to the stdlib parser, three times slower."""
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    start = digits.find(_NINETEEN)
+    while start != -1:
+        end = start + 19
+        while digits[end : end + 1] == b"0":
+            end += 1
+        if digits[start - 1 : start] not in _FRACTION_OR_EXPONENT and digits[end : end + 1] not in _FRACTION_OR_EXPONENT:
+            return True
+        start = digits.find(_NINETEEN, end)
+    return False
 
 
 def loads_lenient(raw: bytes):
@@ -30,7 +49,7 @@ def loads_lenient(raw: bytes):
     is a body with integers of 19 digits or more (orjson reads those beyond int64 as floats, which
     would let an out-of-range step pass as a rounded one). The faces keep the stdlib's behaviour
     and error messages."""
-    if _LONG_DIGITS.search(raw) is None:
+    if not _has_long_integer(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
