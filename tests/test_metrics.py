@@ -496,3 +496,23 @@ def test_concurrent_batches_to_one_run(mlflow_client, api, unique_name):
     assert sorted(m.step for m in hist) == sorted(w * 1000 + s for w in range(6) for s in range(200))
     got = latest(mlflow_client, run_id)
     assert got["shared"] == 5199.0 and all(got[f"own{w}"] == 1.0 for w in range(6))
+
+
+def test_log_batch_shapes_all_land_the_same(api, mlflow_client, unique_name):
+    """Integer values, optional fields left out, extra MLflow 3 fields and mixed batches: every
+    shape a client may send stores the same points."""
+    run_id = new_run_id(mlflow_client, unique_name)
+    batches = [
+        [{"key": "a", "value": 1, "timestamp": T0, "step": 0}, {"key": "a", "value": 2.5, "timestamp": T0, "step": 1}],
+        [{"key": "a", "value": 3, "timestamp": T0 + 2}],  # no step: 0
+        [{"key": "a", "value": "4.5", "timestamp": T0, "step": 3}, {"key": "b", "value": 7, "timestamp": T0, "step": 3}],
+        [{"key": "b", "value": 8.0, "timestamp": T0, "step": 4, "dataset_name": "d", "dataset_digest": "x"}],
+    ]
+    for metrics in batches:
+        resp = api.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+        assert resp.status_code == 200, resp.text
+    a = [(p["step"], p["timestamp"], p["value"]) for p in history(api, run_id, "a")["metrics"]]
+    b = [(p["step"], p["timestamp"], p["value"]) for p in history(api, run_id, "b")["metrics"]]
+    assert a == [(0, T0, 1.0), (0, T0 + 2, 3.0), (1, T0, 2.5), (3, T0, 4.5)]
+    assert b == [(3, T0, 7.0), (4, T0, 8.0)]
+    assert all(type(v) is float for _, _, v in a + b)

@@ -247,6 +247,12 @@ BAD_BODIES = {
     "tags items strings": lambda r: {"run_id": r, "tags": ["a"]},
     "tag value object": lambda r: {"run_id": r, "tags": [{"key": "t", "value": {"x": 1}}]},
     "key empty": lambda r: {"run_id": r, "metrics": [metric(key="")]},
+    # well-typed batches (the columnar fast path) with one bad point among good ones
+    "key bad*name after good points": lambda r: {"run_id": r, "metrics": [metric(step=i) for i in range(5)]
+                                                 + [metric("bad*name")]},
+    "step below int64 after good points": lambda r: {"run_id": r, "metrics": [metric(), metric("n", step=-(2**63) - 1)]},
+    "timestamp beyond int64 after good points": lambda r: {"run_id": r, "metrics": [metric(), metric("n", ts=2**63)]},
+    "value beyond a double": lambda r: {"run_id": r, "metrics": [metric(), metric("n", value=10**400)]},
 }
 
 

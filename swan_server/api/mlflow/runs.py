@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from flask import request
 
 from swan_server.api.common import json_response, services
@@ -31,6 +33,34 @@ def _metric_item(item) -> Metric:
     if not isinstance(item, dict):
         raise invalid(f"Invalid value {item!r} for parameter 'metrics' supplied")
     return _metric(RequestData(item, False))
+
+
+_METRIC_FIELDS = itemgetter("key", "value", "timestamp", "step")
+
+
+def _metric_columns(raw_metrics: list):
+    """(keys, steps, timestamps, values) when every metric has exactly key, value, timestamp and
+    step, of types str, float (or int), int and int: what MLflow's client sends. Type checks run
+    over whole columns with builtins. None for anything else, which `_metric_item` parses point
+    by point (optional fields, strings for numbers, model ids, errors)."""
+    try:
+        rows = list(map(_METRIC_FIELDS, raw_metrics))
+    except (KeyError, TypeError):  # a field missing, or an item that is not an object
+        return None
+    if not rows or max(map(len, raw_metrics)) > 4:
+        return None
+    keys, values, timestamps, steps = zip(*rows)
+    if set(map(type, keys)) != {str} or set(map(type, timestamps)) != {int} or set(map(type, steps)) != {int}:
+        return None
+    value_types = set(map(type, values))
+    if value_types == {float}:
+        return list(keys), list(steps), list(timestamps), list(values)
+    if not value_types <= {float, int}:
+        return None
+    try:
+        return list(keys), list(steps), list(timestamps), [float(x) for x in values]
+    except OverflowError:
+        return None
 
 
 def _metric(req: RequestData) -> Metric:
@@ -134,14 +164,14 @@ def log_batch():
     raw_metrics = req.data.get("metrics") or []
     if not isinstance(raw_metrics, list):
         raise invalid(f"Invalid value {raw_metrics!r} for parameter 'metrics' supplied")
-    metrics = [_metric_item(m) for m in raw_metrics]
-    services().runs.log_batch(
-        _run_id(req),
-        metrics=metrics,
-        params=tag_pairs(req.obj_list("params")),
-        tags=tag_pairs(req.obj_list("tags")),
-    )
-    _model_metrics(_run_id(req), metrics)
+    columns = _metric_columns(raw_metrics)
+    metrics = None if columns is not None else [_metric_item(m) for m in raw_metrics]
+    params, tags = tag_pairs(req.obj_list("params")), tag_pairs(req.obj_list("tags"))
+    if columns is not None:
+        services().runs.log_batch_columns(_run_id(req), *columns, params=params, tags=tags)
+    else:
+        services().runs.log_batch(_run_id(req), metrics=metrics, params=params, tags=tags)
+        _model_metrics(_run_id(req), metrics)
     return json_response({})
 
 
