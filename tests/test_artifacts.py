@@ -828,3 +828,28 @@ def test_1gb_streams_without_buffering(tmp_path):
         srv.stop()
         for f in (Path(srv.artifacts_destination) / "stream").glob("*.bin"):
             f.unlink()
+
+
+def test_uploads_on_one_keep_alive_connection(server, run):
+    """Several uploads and a download on one connection, each body arriving partly with its
+    headers and partly later (read from the server's buffer, then from the socket): every body
+    ends exactly at its Content-Length and the next request on the connection is read right."""
+    bodies = [os.urandom(n) for n in (1, 70_000, 3 * MiB + 17)]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for i, body in enumerate(bodies):
+            conn.putrequest("PUT", run.url(f"keepalive/{i}.bin"))
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body[: len(body) // 3])  # sent with the headers
+            time.sleep(0.05)
+            conn.send(body[len(body) // 3 :])
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.read()
+            resp.read()
+        for i, body in enumerate(bodies):
+            conn.request("GET", run.url(f"keepalive/{i}.bin"))
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == body
+    finally:
+        conn.close()
+    assert [(run.dir / f"keepalive/{i}.bin").read_bytes() for i in range(3)] == bodies
