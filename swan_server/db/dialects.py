@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import chain
 
-from sqlalchemy import Table, func, literal
+from sqlalchemy import BigInteger, Table, any_, bindparam, func, literal, select
 from sqlalchemy import insert as generic_insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
@@ -45,6 +45,26 @@ def string_equals(column: ColumnElement, value: str, dialect_name: str, negate: 
         expr = column.op("= BINARY")(literal(value))
         return ~expr if negate else expr
     return column != value if negate else column == value
+
+
+def in_id_list(column: ColumnElement, dialect_name: str, name: str = "ids") -> ColumnElement:
+    """`column IN (ids)` with the whole list bound as ONE parameter (give it `id_list(ids,
+    dialect_name)`): SQLite reads it from JSON text with json_each, PostgreSQL as an array
+    (= ANY). An expanding IN costs SQLAlchemy a rendered placeholder per id on every execution,
+    which was a sixth of a search over a page of a few hundred runs. MySQL/MariaDB keep the
+    expanding IN."""
+    if dialect_name == "sqlite":
+        return column.in_(select(func.json_each(bindparam(name)).table_valued("value").c.value))
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def id_list(ids: list[int], dialect_name: str):
+    """The bound value of an `in_id_list` condition."""
+    if dialect_name == "sqlite":
+        return "[" + ",".join(map(str, ids)) + "]"
+    return list(ids)
 
 
 class PointsInserter:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import insert_ignore
+from swan_server.db.dialects import id_list, in_id_list, insert_ignore
 from swan_server.entities import ACTIVE, DELETED, DatasetInput, Metric, Run, RunInfo
 from swan_server.entities_mlflow3 import ModelOutput
 from swan_server.errors import already_exists, invalid, not_found
@@ -33,34 +34,45 @@ def _run_info(row, experiment_id=None) -> RunInfo:
 
 
 
-# What a page of runs carries, for a chunk of run ids (bound as "ids"): built once, so that a
-# search does not coerce and compile its IN lists again on every call.
-_RUN_IDS = bindparam("ids", expanding=True)
-_PARAMS_OF_RUNS = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(t.params.c.run_id.in_(_RUN_IDS))
-_TAGS_OF_RUNS = select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
-    t.run_tags.c.run_id.in_(_RUN_IDS)
-)
-_LATEST_METRICS_OF_RUNS = select(
-    t.metric_series.c.run_id, t.metric_series.c.key, t.metric_series.c.last_value, t.metric_series.c.last_is_nan,
-    t.metric_series.c.last_timestamp, t.metric_series.c.last_step,
-).where(t.metric_series.c.run_id.in_(_RUN_IDS))
-_MODEL_OUTPUTS_OF_RUNS = (
-    select(t.run_model_outputs.c.run_id, t.logged_models.c.model_id, t.run_model_outputs.c.step)
-    .join(t.logged_models, t.logged_models.c.id == t.run_model_outputs.c.model_pk)
-    .where(t.run_model_outputs.c.run_id.in_(_RUN_IDS))
-)
-_INPUTS_OF_RUNS = (
-    select(t.run_inputs.c.id, t.run_inputs.c.run_id, t.datasets.c.name, t.datasets.c.digest, t.datasets.c.source_type,
-           t.datasets.c.source, t.datasets.c.schema, t.datasets.c.profile)
-    .join(t.datasets, t.datasets.c.id == t.run_inputs.c.dataset_id)
-    .where(t.run_inputs.c.run_id.in_(_RUN_IDS))
-    .order_by(t.run_inputs.c.id)
-)
-_MODEL_INPUTS_OF_RUNS = (
-    select(t.run_model_inputs.c.run_id, t.logged_models.c.model_id)
-    .join(t.logged_models, t.logged_models.c.id == t.run_model_inputs.c.model_pk)
-    .where(t.run_model_inputs.c.run_id.in_(_RUN_IDS))
-)
+class _PageStatements:
+    """What a page of runs carries, for a list of run ids bound as one parameter ("ids"): built
+    once per dialect, so that a search does not build and compile them again on every call."""
+
+    def __init__(self, dialect: str):
+        def of_runs(column):
+            return in_id_list(column, dialect)
+
+        self.params = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(of_runs(t.params.c.run_id))
+        self.tags = select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
+            of_runs(t.run_tags.c.run_id)
+        )
+        self.latest_metrics = select(
+            t.metric_series.c.run_id, t.metric_series.c.key, t.metric_series.c.last_value,
+            t.metric_series.c.last_is_nan, t.metric_series.c.last_timestamp, t.metric_series.c.last_step,
+        ).where(of_runs(t.metric_series.c.run_id))
+        self.model_outputs = (
+            select(t.run_model_outputs.c.run_id, t.logged_models.c.model_id, t.run_model_outputs.c.step)
+            .join(t.logged_models, t.logged_models.c.id == t.run_model_outputs.c.model_pk)
+            .where(of_runs(t.run_model_outputs.c.run_id))
+        )
+        self.inputs = (
+            select(t.run_inputs.c.id, t.run_inputs.c.run_id, t.datasets.c.name, t.datasets.c.digest,
+                   t.datasets.c.source_type, t.datasets.c.source, t.datasets.c.schema, t.datasets.c.profile)
+            .join(t.datasets, t.datasets.c.id == t.run_inputs.c.dataset_id)
+            .where(of_runs(t.run_inputs.c.run_id))
+            .order_by(t.run_inputs.c.id)
+        )
+        self.model_inputs = (
+            select(t.run_model_inputs.c.run_id, t.logged_models.c.model_id)
+            .join(t.logged_models, t.logged_models.c.id == t.run_model_inputs.c.model_pk)
+            .where(of_runs(t.run_model_inputs.c.run_id))
+        )
+
+
+@lru_cache(maxsize=None)
+def _page_statements(dialect: str) -> _PageStatements:
+    return _PageStatements(dialect)
+
 
 class RunsMixin(SqlStoreBase):
     def create_run(self, experiment_id, user_id, start_time, tags, run_name, run_id=None):
@@ -107,23 +119,24 @@ class RunsMixin(SqlStoreBase):
         """Attach params, tags, latest metrics and inputs to run rows, a few queries per chunk."""
         by_id = {r.id: Run(info=_run_info(r)) for r in rows}
         ids = list(by_id)
+        statements = _page_statements(self.dialect)
         for part in chunks(ids):
-            bound = {"ids": part}
-            for rid, k, v in fetch_tuples(conn, _PARAMS_OF_RUNS, bound):
+            bound = {"ids": id_list(part, self.dialect)}
+            for rid, k, v in fetch_tuples(conn, statements.params, bound):
                 by_id[rid].params[k] = v
-            for rid, k, v in fetch_tuples(conn, _TAGS_OF_RUNS, bound):
+            for rid, k, v in fetch_tuples(conn, statements.tags, bound):
                 by_id[rid].tags[k] = v
-            for rid, k, value, is_nan, ts, step in fetch_tuples(conn, _LATEST_METRICS_OF_RUNS, bound):
+            for rid, k, value, is_nan, ts, step in fetch_tuples(conn, statements.latest_metrics, bound):
                 by_id[rid].metrics.append(Metric(k, decode_value(value, is_nan), ts, step))
-            self._load_inputs(conn, part, by_id)
-            for rid, model_id, step in conn.execute(_MODEL_OUTPUTS_OF_RUNS, bound):
+            self._load_inputs(conn, statements.inputs, bound, by_id)
+            for rid, model_id, step in conn.execute(statements.model_outputs, bound):
                 by_id[rid].outputs.append(ModelOutput(model_id, step))
-            for rid, model_id in conn.execute(_MODEL_INPUTS_OF_RUNS, bound):
+            for rid, model_id in conn.execute(statements.model_inputs, bound):
                 by_id[rid].model_inputs.append(model_id)
         return [by_id[r.id] for r in rows]
 
-    def _load_inputs(self, conn: Connection, run_ids: list[int], by_id: dict[int, Run]) -> None:
-        inputs = conn.execute(_INPUTS_OF_RUNS, {"ids": run_ids}).all()
+    def _load_inputs(self, conn: Connection, statement, bound: dict, by_id: dict[int, Run]) -> None:
+        inputs = conn.execute(statement, bound).all()
         if not inputs:
             return
         tags: dict[int, dict[str, str]] = {}
