@@ -516,3 +516,38 @@ def test_log_batch_shapes_all_land_the_same(api, mlflow_client, unique_name):
     assert a == [(0, T0, 1.0), (0, T0 + 2, 3.0), (1, T0, 2.5), (3, T0, 4.5)]
     assert b == [(3, T0, 7.0), (4, T0, 8.0)]
     assert all(type(v) is float for _, _, v in a + b)
+
+
+def test_resend_lands_once_even_when_the_summary_lags(api, mlflow_client, unique_name, server):
+    """PostgreSQL inserts an append without ON CONFLICT when the series summary says every new
+    step lies past the stored ones. A summary that lags its points (written by an older version,
+    or imported with a live run) must not make a resend fail or count twice: the insert falls
+    back to skipping duplicates."""
+    from sqlalchemy import select, update
+
+    from swan_server.db import schema
+    from swan_server.db.engine import make_engine
+
+    run_id = new_run_id(mlflow_client, unique_name)
+    series = schema.metric_series
+    this_series = (series.c.key == "s") & (series.c.run_id == select(schema.runs.c.id)
+                                           .where(schema.runs.c.run_uuid == run_id).scalar_subquery())
+
+    def send(steps):
+        metrics = [{"key": "s", "value": step * 0.5, "timestamp": T0 + step, "step": step} for step in steps]
+        resp = api.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+        assert resp.status_code == 200, resp.text
+
+    send(range(10))
+    engine = make_engine(server.backend_store_uri)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(update(series).where(this_series).values(max_step=-1)).rowcount == 1
+        send(range(5, 15))  # 5..9 are stored already
+        with engine.connect() as conn:
+            count, max_step = conn.execute(select(series.c.point_count, series.c.max_step).where(this_series)).one()
+    finally:
+        engine.dispose()
+    points = [(p["step"], p["timestamp"], p["value"]) for p in history(api, run_id, "s")["metrics"]]
+    assert points == [(s, T0 + s, s * 0.5) for s in range(15)]
+    assert (count, max_step) == (15, 14)

@@ -119,7 +119,12 @@ class MetricsMixin(SqlStoreBase):
         series = self._lock_series(conn, run_pk, by_key)
         self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
         keys = list(by_key)
-        counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK)
+        # The series rows are locked: when every new point lies past its series' last stored
+        # step, no point of the batch can already be stored.
+        beyond_stored = self.dialect == "postgresql" and all(
+            series[k].point_count == 0 or min(by_key[k])[0] > series[k].max_step for k in keys)
+        counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK,
+                                                    beyond_stored)
         if counts is None:  # some points were stored already (a resend): count what each series holds now
             ids = [series[k].id for k in keys]
             held = dict(conn.execute(select(P.c.series_id, func.count()).where(P.c.series_id.in_(ids))

@@ -295,9 +295,10 @@ class _FoldingInserter:
         self._gather(conn, [(series_id, points)])
         return n
 
-    def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000) -> list[int] | None:
+    def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000,
+                      beyond_stored: bool = False) -> list[int] | None:
         """`insert` for the points of several series, as [(series_id, points), ...]."""
-        counts = self.inner.insert_groups(conn, groups, chunk)
+        counts = self.inner.insert_groups(conn, groups, chunk, beyond_stored)
         self._gather(conn, groups)
         return counts
 
