@@ -10,6 +10,7 @@ from werkzeug.wsgi import get_input_stream
 
 from swan_server.errors import BAD_REQUEST, SwanError
 from swan_server.services.container import Services
+from swan_server.wsgi import GunicornLengthBody
 
 # Set in the WSGI environ once a handler has read the whole request body itself.
 BODY_CONSUMED = "swan.body_consumed"
@@ -64,33 +65,6 @@ def json_response(payload, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-class _GunicornLengthBody:
-    """gunicorn's reader of a Content-Length body, read directly: its read(n) returns up to n
-    bytes in one call, where the WSGI input object above it reads 1 kB at a time and copies its
-    buffers at every step (uploads were held to ~400 MiB/s). It stops at the body's length by
-    itself and keeps the connection's state right for the next request."""
-
-    def __init__(self, reader):
-        self._reader = reader
-
-    @classmethod
-    def of(cls, environ) -> "_GunicornLengthBody | None":
-        """The direct reader, when this is gunicorn's Content-Length body and nothing of it was
-        read yet; None otherwise (other servers, chunked bodies)."""
-        body = environ.get("wsgi.input")
-        reader = getattr(body, "reader", None)
-        buffered = getattr(body, "buf", None)
-        if (type(body).__module__ != "gunicorn.http.body" or type(reader).__name__ != "LengthReader"
-                or buffered is None or buffered.tell() or not isinstance(getattr(reader, "length", None), int)):
-            return None
-        return cls(reader)
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            size = self._reader.length
-        return self._reader.read(size)
-
-
 class UploadBody:
     """The body of an upload (artifact PUT, signed upload URL), read straight from the WSGI input
     and never buffered whole.
@@ -107,7 +81,7 @@ class UploadBody:
         # max_content_length=None: uploads have no application-wide size limit. (Setting
         # `request.max_content_length = None` is not enough: Flask then falls back to the
         # MAX_CONTENT_LENGTH config.)
-        self._raw = _GunicornLengthBody.of(environ) or get_input_stream(environ, safe_fallback=True, max_content_length=None)
+        self._raw = GunicornLengthBody.of(environ) or get_input_stream(environ, safe_fallback=True, max_content_length=None)
         self._environ = environ
         self.received = 0
 
