@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 
 from gunicorn.app.base import BaseApplication
 
@@ -74,6 +75,13 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+SHARED_MEMORY = "/dev/shm"
+
+
+def _writable_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
 def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None:
     from swan_server import observability
 
@@ -94,6 +102,9 @@ def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 30,
+            # Workers heartbeat by touching a file after every request; on a disk that is a
+            # journaled metadata write each time, in memory it is free (gunicorn's advice).
+            **({"worker_tmp_dir": SHARED_MEMORY} if _writable_dir(SHARED_MEMORY) else {}),
             # MLflow's UI and clients put up to 100 run ids in one GET query string.
             "limit_request_line": 0,
             "accesslog": None,
