@@ -72,9 +72,9 @@ class PointsInserter:
     """The hot-path INSERT of metric points, in each dialect's fastest form, skipping exact
     duplicates and returning how many rows were really inserted.
 
-    SQLite and MySQL take one executemany (PyMySQL rewrites it into multi-row INSERTs); PostgreSQL
-    takes a single INSERT ... SELECT FROM unnest(arrays), which also gives an exact rowcount where
-    psycopg's executemany would not."""
+    SQLite takes multi-row INSERT ... SELECT FROM (VALUES ...) statements per series; MySQL one
+    executemany (PyMySQL rewrites it into multi-row INSERTs); PostgreSQL a single INSERT ... SELECT
+    FROM unnest(arrays), which also gives an exact rowcount where psycopg's executemany would not."""
 
     COLUMNS = ("series_id", "step", "timestamp", "value", "is_nan")
 
