@@ -263,6 +263,19 @@ def test_filter(client, corpus, filter_string, expected):
     assert search(client, corpus, _fmt(corpus, filter_string)) == expected
 
 
+METRIC_FILTER_CASES = [(f, e) for f, e in FILTER_CASES if f.startswith("metric")]
+
+
+@pytest.mark.parametrize("filter_string, expected", METRIC_FILTER_CASES, ids=[c[0] for c in METRIC_FILTER_CASES])
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+def test_metric_filter_on_the_metric_ordered_by(client, corpus, filter_string, expected, direction):
+    """A metric that is both compared and ordered on is compared on the ordering's join: the
+    same runs match as without the ordering (missing series and NaN included)."""
+    key = filter_string.split(" ")[0].split(".", 1)[1].strip('`"')
+    got = search(client, corpus, _fmt(corpus, filter_string), order_by=[f"metrics.`{key}` {direction}"])
+    assert sorted(got) == sorted(expected)
+
+
 def test_filter_with_fluent_search_runs(client, corpus):
     import mlflow
 

@@ -48,11 +48,15 @@ def _known_experiment_id(experiment_id) -> int | None:
 
 
 class RunSearchMixin(RunsMixin):
-    def _condition(self, c: Comparison) -> ColumnElement:
+    def _condition(self, c: Comparison, metric_joins: dict | None = None) -> ColumnElement:
+        """The SQL condition of one comparison; `metric_joins` maps metric keys to the series
+        aliases the query already outer-joins (for ordering), which a metric comparison reuses
+        instead of probing the series again per run."""
         if c.entity == ATTRIBUTE:
             return self._compare(_ATTRIBUTE_COLUMNS[c.key], c.op, c.value)
         if c.entity == METRIC:
-            s = t.metric_series
+            joined = (metric_joins or {}).get(c.key)
+            s = t.metric_series if joined is None else joined
             # Infinities are stored clamped to ±DBL_MAX; clamp the operand the same way.
             value = max(-DBL_MAX, min(DBL_MAX, c.value))
             # NaN is stored as 0 with last_is_nan set. As in IEEE arithmetic (and MLflow), NaN
@@ -62,6 +66,10 @@ class RunSearchMixin(RunsMixin):
                 cmp = or_(cmp, s.c.last_is_nan == true())
             else:
                 cmp = and_(cmp, s.c.last_is_nan == false())
+            if joined is not None:
+                # The series is already outer-joined for ordering (one row per run and key):
+                # a run without it has NULLs there, which no comparison satisfies, as with EXISTS.
+                return cmp
             return select(s.c.id).where(s.c.run_id == R.c.id, s.c.key == c.key, cmp).exists()
         if c.entity in (PARAM, TAG):
             table = t.params if c.entity == PARAM else t.run_tags
@@ -103,18 +111,18 @@ class RunSearchMixin(RunsMixin):
         cond = lifecycle_condition(R.c.lifecycle_stage, view_type)
         if cond is not None:
             query = query.where(cond)
-        for c in comparisons:
-            query = query.where(self._condition(c))
 
-        ordering = []
+        ordering, metric_joins = [], {}
         for i, o in enumerate(orders):
             if o.entity == ATTRIBUTE:
                 col = _ATTRIBUTE_COLUMNS[o.key]
                 ordering += [case((col.is_(None), 1), else_=0), col.asc() if o.ascending else col.desc()]
                 continue
             if o.entity == METRIC:
-                s = t.metric_series.alias(f"o{i}")
-                query = query.outerjoin(s, and_(s.c.run_id == R.c.id, s.c.key == o.key))
+                s = metric_joins.get(o.key)
+                if s is None:
+                    s = metric_joins[o.key] = t.metric_series.alias(f"o{i}")
+                    query = query.outerjoin(s, and_(s.c.run_id == R.c.id, s.c.key == o.key))
                 # Missing values sort last in both directions, NaN just before them.
                 ordering += [
                     case((s.c.id.is_(None), 2), (s.c.last_is_nan == literal(True), 1), else_=0),
@@ -127,6 +135,8 @@ class RunSearchMixin(RunsMixin):
                     case((table.c.run_id.is_(None), 1), else_=0),
                     table.c.value.asc() if o.ascending else table.c.value.desc(),
                 ]
+        for c in comparisons:
+            query = query.where(self._condition(c, metric_joins))
         if not any(o.entity == ATTRIBUTE and o.key == "start_time" for o in orders):
             ordering.append(R.c.start_time.desc())
         ordering.append(R.c.run_uuid.asc())
