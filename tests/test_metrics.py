@@ -551,3 +551,22 @@ def test_resend_lands_once_even_when_the_summary_lags(api, mlflow_client, unique
     points = [(p["step"], p["timestamp"], p["value"]) for p in history(api, run_id, "s")["metrics"]]
     assert points == [(s, T0 + s, s * 0.5) for s in range(15)]
     assert (count, max_step) == (15, 14)
+
+
+def test_values_round_trip_bit_exactly(api, mlflow_client, unique_name):
+    """Doubles of every magnitude come back as the same doubles on every back end (PostgreSQL
+    receives them as array literals written by orjson)."""
+    import random
+    import struct
+
+    rnd = random.Random(7)
+    # (±DBL_MAX itself is where infinities are stored, and reads back as one)
+    values = [5e-324, 2.2250738585072014e-308, 1.7976931348623155e308, -1.7976931348623155e308, 0.1, 1 / 3,
+              123456789.12345679, 1e-05, 2.0**53 + 2]
+    values += [rnd.uniform(-1, 1) * 10.0 ** rnd.randint(-300, 300) for _ in range(991)]
+    run_id = new_run_id(mlflow_client, unique_name)
+    metrics = [{"key": "exact", "value": v, "timestamp": T0, "step": i} for i, v in enumerate(values)]
+    resp = api.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+    assert resp.status_code == 200, resp.text
+    got = [p["value"] for p in history(api, run_id, "exact", max_results=5000)["metrics"]]
+    assert [struct.pack("<d", v) for v in got] == [struct.pack("<d", v) for v in values]
