@@ -4,10 +4,16 @@ sampler, NaN/Infinity on the wire, and retried batches."""
 from __future__ import annotations
 
 import math
+import random
+import struct
 
 import pytest
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
+from sqlalchemy import select, update
+
+from swan_server.db import schema
+from swan_server.db.engine import make_engine
 
 API = "/api/2.0/mlflow"
 T0 = 1_700_000_000_000
@@ -523,11 +529,6 @@ def test_resend_lands_once_even_when_the_summary_lags(api, mlflow_client, unique
     step lies past the stored ones. A summary that lags its points (written by an older version,
     or imported with a live run) must not make a resend fail or count twice: the insert falls
     back to skipping duplicates."""
-    from sqlalchemy import select, update
-
-    from swan_server.db import schema
-    from swan_server.db.engine import make_engine
-
     run_id = new_run_id(mlflow_client, unique_name)
     series = schema.metric_series
     this_series = (series.c.key == "s") & (series.c.run_id == select(schema.runs.c.id)
@@ -556,9 +557,6 @@ def test_resend_lands_once_even_when_the_summary_lags(api, mlflow_client, unique
 def test_values_round_trip_bit_exactly(api, mlflow_client, unique_name):
     """Doubles of every magnitude come back as the same doubles on every back end (PostgreSQL
     receives them as array literals written by orjson)."""
-    import random
-    import struct
-
     rnd = random.Random(7)
     # (±DBL_MAX itself is where infinities are stored, and reads back as one)
     values = [5e-324, 2.2250738585072014e-308, 1.7976931348623155e308, -1.7976931348623155e308, 0.1, 1 / 3,
