@@ -445,7 +445,7 @@ class SwanLabService:
             raise invalid(f"Invalid state {state!r}; expected one of {list(STATE_TO_STATUS)}")
         end = parse_time(body.get("finishedAt"), "finishedAt")
         self.store.end_run(ctx.run_id, STATE_TO_STATUS[state], end)
-        self.logs.write_artifact(ctx.run_id, self._root(ctx))
+        self.logs.write_artifact(ctx.run_id, self.artifact_root(ctx))
 
     # -- profile ------------------------------------------------------------------------------
     def put_profile(self, user: User, workspace: str, project: str, cuid, body) -> None:
@@ -486,7 +486,7 @@ class SwanLabService:
                 return text if text or old_text is None else old_text
 
         content = self.store.put_run_profile(ctx.run_id, kind, update, params)
-        self.artifact_store.write(join(self._root(ctx), PROFILE_ARTIFACTS[kind]), BytesIO(content.encode()))
+        self.artifact_store.write(join(self.artifact_root(ctx), PROFILE_ARTIFACTS[kind]), BytesIO(content.encode()))
 
     # -- columns ------------------------------------------------------------------------------
     @staticmethod
@@ -591,20 +591,20 @@ class SwanLabService:
 
     # -- object storage -----------------------------------------------------------------------
     @staticmethod
-    def _root(ctx) -> str:
+    def artifact_root(ctx) -> str:
         return proxy_uri_to_path(ctx.artifact_uri)
 
     def presign_put(self, user: User, body, base_url: str) -> list[str]:
         body = _obj(body)
         ctx = self._context(user, body.get("experimentId"), write=True)
         paths = _list(body.get("paths"), "paths")
-        root = self._root(ctx)
+        root = self.artifact_root(ctx)
         return [self.uploads.put_url(join(root, safe_relative_path(_str(p, "paths"), allow_empty=False)), base_url)
                 for p in paths]
 
     def _file_path(self, ctx, path) -> str:
         rel = safe_relative_path(_str(path, "path"), allow_empty=False)
-        return join(self._root(ctx), FILES_DIR, rel)
+        return join(self.artifact_root(ctx), FILES_DIR, rel)
 
     def files_prepare(self, user: User, cuid, body, base_url: str) -> list[str]:
         ctx = self._context(user, cuid, write=True)

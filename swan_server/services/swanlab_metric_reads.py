@@ -377,7 +377,7 @@ class SwanLabMetricReads:
         ctx = self.reads.resolve(user, ref, project_id=project_id or None)
         paths = _list(body.get("paths"), "paths", MAX_MEDIA_ITEMS)
         known = {i.path for i in self.svc.media.list(ctx.run_id)}
-        root = self.svc._root(ctx)
+        root = self.svc.artifact_root(ctx)
         urls = []
         for path in paths:
             if not isinstance(path, str):
