@@ -6,8 +6,10 @@ import io
 import json
 import logging
 import math
+import posixpath
 import types
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,7 +42,7 @@ def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_cli
                tags={"team": "vision"}, capture_console=True) as run:
         for step in range(20):
             run.log({"loss": 1.0 / (step + 1), "acc": step / 20}, step=step)
-        run.log({
+        logged_media = {
             "img/array": swan_client.Image(np.random.default_rng(0).random((16, 16, 3)), caption="noise"),
             "img/pil": swan_client.Image(PILImage.new("L", (5, 5), 128)),
             "img/path": swan_client.Image(img_path),
@@ -49,7 +51,8 @@ def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_cli
             "sound": swan_client.Audio(np.sin(np.linspace(0, 100, 8000)), sample_rate=8000, caption="tone"),
             "note": swan_client.Text("hello\nworld"),
             "scores": swan_client.Table(columns=["name", "score"], data=[["a", 1.5], ["b", float("nan")]]),
-        }, step=19)
+        }
+        run.log(logged_media, step=19)
         print("line one from the training script")
         run.log_artifact(art)
         run.log_artifact(tmp_path / "pic.png", name="figures/pic.png")
@@ -87,6 +90,19 @@ def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_cli
     assert [m.step for m in mlflow_client.get_metric_history(rid, "loss")] == list(range(20))
     listed = {f.path for f in mlflow_client.list_artifacts(rid)}
     assert {"model.bin", "media", "figures"} <= listed
+    # every media item: listed in its folder and downloaded through MLflow, byte for byte what
+    # /api/v1 serves and what the SDK encoded when it was logged
+    mlflow_dir = tmp_path / "through-mlflow"
+    for item in media:
+        folder = posixpath.dirname(item["path"])
+        assert item["path"] in {f.path for f in mlflow_client.list_artifacts(rid, folder)}, item["path"]
+        local = mlflow_client.download_artifacts(rid, item["path"], str(mlflow_dir))
+        through_mlflow = Path(local).read_bytes()
+        through_api = client.download_artifact(rid, item["path"])
+        logged = logged_media[item["key"]]
+        encoded = (logged[item["seq"]] if isinstance(logged, list) else logged).encode()
+        assert through_mlflow == through_api == encoded, item["path"]
+    assert client.download_artifact(rid, by_key["img/path"]["path"]) == img_path.read_bytes()
     exp = mlflow_client.get_experiment_by_name(unique_name)
     assert [r.info.run_id for r in mlflow_client.search_runs([exp.experiment_id])] == [rid]
 
