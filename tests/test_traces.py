@@ -108,6 +108,36 @@ def test_traced_function_round_trips_every_span(mlflow_client, experiment, api):
     assert {s["name"] for s in data.json()["spans"]} == {"pipeline", "retrieve", "generate"}
 
 
+def _otlp_exports(api) -> float:
+    """How many OTLP span exports the server has answered with 200 (its Prometheus counter)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(api.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == "swan_http_requests_total"
+        and sample.labels.get("route") == "/v1/traces" and sample.labels.get("status") == "200"
+    )
+
+
+def test_version_keeps_the_client_on_the_otlp_span_path(mlflow_client, experiment, api):
+    """MLflow 3.x's client exports spans over OTLP only to a server whose `/version` is 3.4 or
+    later; below that it falls back to uploading traces.json, and every other trace test would
+    still pass. So check the version, then that a traced call really arrived at `/v1/traces`."""
+    from packaging.version import Version
+
+    version = api.get("/version")
+    assert version.status_code == 200 and version.headers["Content-Type"].startswith("text/plain")
+    assert Version(version.text) >= Version("3.4"), version.text
+    before = _otlp_exports(api)
+    pipeline("over otlp?", k=1)
+    flush()
+    assert _otlp_exports(api) > before
+    (trace,) = mlflow_client.search_traces(locations=[experiment])
+    assert {s.name for s in trace.data.spans} == {"pipeline", "retrieve", "generate"}
+
+
 def test_start_span_and_error_traces(mlflow_client, experiment):
     with mlflow.start_span(name="outer") as outer:
         outer.set_inputs({"q": "hi"})
