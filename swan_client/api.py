@@ -9,12 +9,13 @@
     c.find_run_by_tag("source.id", "x", project="imports")
     c.get_history(run["run_id"], "loss")   # {"step": [...], "timestamp": [...], "value": [...]}
 
-Network errors, 5xx and 429 are retried with exponential backoff and jitter (`retries` times);
-any other error is a `SwanApiError` with the server's code and message.
+Network errors, 5xx and 429 are retried with exponential backoff and jitter (`retries` times),
+waiting at least what a Retry-After header asks; any other error is a `SwanApiError` with the server's code and message.
 """
 
 from __future__ import annotations
 
+import email.utils
 import math
 import os
 import random
@@ -31,16 +32,18 @@ from swan_client.config import resolve
 
 MAX_POINTS_PER_BATCH = 100_000
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 300.0
 
 
 class SwanApiError(Exception):
     """The server refused a request (4xx), or kept failing (5xx / network) past the retries."""
 
-    def __init__(self, status: int | None, code: str, message: str):
+    def __init__(self, status: int | None, code: str, message: str, retry_after: float | None = None):
         super().__init__(f"{code}: {message}" if status is None else f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds the server asked to wait (its Retry-After), if it said
 
     @property
     def transient(self) -> bool:
@@ -50,6 +53,23 @@ class SwanApiError(Exception):
 def backoff_delay(attempt: int, base: float = 0.25, cap: float = 30.0) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)], at least a few milliseconds."""
     return max(0.005, random.uniform(0, min(cap, base * (2 ** min(attempt, 20)))))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (delta-seconds or an HTTP date) as seconds from now, at most
+    MAX_RETRY_AFTER (a server's mistake must not park a run for days); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _float_out(v: float):
@@ -112,27 +132,23 @@ class Client:
                 err = self._error(resp)
             if not err.transient or attempt >= retries:
                 raise err
-            delay = backoff_delay(attempt)
-            if err.status == 429:
-                try:
-                    delay = max(delay, float(resp.headers.get("Retry-After", 0)))
-                except ValueError:
-                    pass
+            delay = max(backoff_delay(attempt), err.retry_after or 0.0)
             time.sleep(delay)
             attempt += 1
 
     @staticmethod
     def _error(resp) -> SwanApiError:
+        wait = retry_after_seconds(resp.headers.get("Retry-After"))
         try:
             body = resp.json()
             err = body.get("error") if isinstance(body, dict) else None
             if isinstance(err, dict):
-                return SwanApiError(resp.status_code, str(err.get("code")), str(err.get("message")))
+                return SwanApiError(resp.status_code, str(err.get("code")), str(err.get("message")), wait)
             if isinstance(body, dict) and "error_code" in body:  # a route outside /api/v1
-                return SwanApiError(resp.status_code, body["error_code"], str(body.get("message")))
+                return SwanApiError(resp.status_code, body["error_code"], str(body.get("message")), wait)
         except ValueError:
             pass
-        return SwanApiError(resp.status_code, "HTTP_ERROR", resp.text[:300] or resp.reason)
+        return SwanApiError(resp.status_code, "HTTP_ERROR", resp.text[:300] or resp.reason, wait)
 
     def _json(self, method, path, **kw) -> dict:
         return self.request(method, path, **kw).json()

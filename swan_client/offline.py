@@ -202,7 +202,8 @@ class SyncResult:
 def sync_folder(folder: Path, client, resend: bool = False, attempts: int = 8, progress=None) -> SyncResult:
     """Upload a run folder's records that the server has not acknowledged (all of them with
     `resend`). Safe to repeat: each record carries its idempotency key, so nothing is written
-    twice. Network errors and 5xx are retried `attempts` times with backoff, then raised."""
+    twice. Network errors, 5xx and 429 are retried `attempts` times with backoff (at least what a
+    Retry-After header asks), then raised."""
     import time as _time
 
     from swan_client.api import SwanApiError, backoff_delay
@@ -228,7 +229,7 @@ def sync_folder(folder: Path, client, resend: bool = False, attempts: int = 8, p
             except SwanApiError as exc:
                 if not exc.transient or attempt == attempts:
                     raise
-                _time.sleep(backoff_delay(attempt, base=0.5, cap=10.0))
+                _time.sleep(max(backoff_delay(attempt, base=0.5, cap=10.0), exc.retry_after or 0.0))
 
     try:
         if len(records) and up.acked > 0:

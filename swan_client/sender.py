@@ -6,8 +6,8 @@ The training thread only appends to an in-memory columnar buffer (`Buffer`). The
 disk is the spool, so memory stays bounded whatever the server does. Online, the uploader
 thread (`Uploader`) sends the records in order, each batch with the idempotency key
 `<session>:<index>`; network errors, 5xx and 429 are retried with exponential backoff and
-jitter, for as long as the run lives. When the server is away the records simply wait on disk
-and are drained when it is back. `swan sync` runs the same `Uploader` over a folder.
+jitter (at least what a Retry-After header asks), for as long as the run lives. When the server
+is away the records simply wait on disk and are drained when it is back. `swan sync` runs the same `Uploader` over a folder.
 """
 
 from __future__ import annotations
@@ -267,15 +267,25 @@ class Uploader:
                                 exc.message[:200], self.folder)
                 delay = min(self.max_backoff, backoff_delay(attempt, base=0.2, cap=self.max_backoff))
                 attempt += 1
-                with self.cond:
-                    if self._deadline is not None:
-                        delay = min(delay, max(0.0, self._deadline - time.monotonic()))
-                    self.cond.wait(delay)
+                self._back_off(max(delay, exc.retry_after or 0.0))
             except Exception as exc:  # a bug or a broken folder: do not spin
                 self.halted = f"{type(exc).__name__}: {exc}"
                 log.exception("swan: uploading stopped")
                 self.notify()
                 return
+
+    def _back_off(self, delay: float) -> None:
+        """Wait `delay` seconds before the next attempt, or until finish()'s deadline. New records
+        notify the condition too; they must not cut the wait short, or a server that is down or
+        asked for a pause (Retry-After) would get a request per flush interval."""
+        retry_at = time.monotonic() + delay
+        with self.cond:
+            while self.halted is None:
+                until = retry_at if self._deadline is None else min(retry_at, self._deadline)
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                self.cond.wait(left)
 
     def _request_timeout(self) -> float | None:
         if self._deadline is None:

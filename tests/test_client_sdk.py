@@ -1,22 +1,28 @@
 """The swan_client SDK against a live server: a full run with every media type read back through
-/api/v1 and MlflowClient, offline runs synced twice, the spool when the server is away, the
-hardware monitor (real psutil; a stand-in for pynvml), console capture and bad input."""
+/api/v1 and MlflowClient, offline runs synced twice, the spool when the server is away, retries
+through a real HTTP front that answers 5xx and 429, the hardware monitor (real psutil; a stand-in
+for pynvml), console capture and bad input."""
 
+import email.utils
+import http.server
 import io
 import json
 import logging
 import math
 import posixpath
+import threading
+import time
 import types
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image as PILImage
 
 import swan_client
-from swan_client.api import Client, SwanApiError
+from swan_client.api import MAX_RETRY_AFTER, Client, SwanApiError, retry_after_seconds
 from swan_client.monitor import GpuProbe, HardwareMonitor
 from swan_client.offline import RECORDS_FILE, read_acked, read_records, sync_folder
 from tests.server import free_port
@@ -348,3 +354,181 @@ def test_client_api_for_importers(server, client, tmp_path, unique_name):
     assert client.download_artifact(rid, "d/sub/a.txt") == b"A"
     assert [r["run_id"] for r in client.list_runs(unique_name)] == [rid]
     assert client.openapi()["openapi"].startswith("3.")
+
+
+class FlakyFront:
+    """A real HTTP front before the live server that fails chosen requests, then forwards the rest.
+
+    `fail(method, path_part, *answers)` queues answers for the next requests whose method matches
+    and whose path contains `path_part`, one answer per request:
+      - an int status (503, 429...): answered at once, the server never sees the request;
+      - "lost": forwarded (the server does the work), then answered 502, as when a gateway drops
+        the reply, so the client must resend what the server already has.
+    Every request is noted in `seen` as (arrival time, method, path, answered status, body)."""
+
+    def __init__(self, upstream: str, retry_after: int = 1):
+        self.upstream = upstream
+        self.retry_after = retry_after
+        self.seen: list[tuple[float, str, str, int, bytes]] = []
+        self._planned: list[list] = []
+        self._lock = threading.Lock()
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(size + 2)[:size]
+                        if not size:
+                            return data
+                        data += chunk
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _answer(self, status: int, body: bytes, headers: dict) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _handle(self) -> None:
+                arrived = time.monotonic()
+                body = self._body()
+                planned = front._take(self.command, self.path)
+                if isinstance(planned, int):
+                    status = planned
+                    extra = {"Retry-After": str(front.retry_after)} if status == 429 else {}
+                    reply = json.dumps({"error": {"code": "INJECTED", "message": f"front says {status}"}}).encode()
+                    self._answer(status, reply, {"Content-Type": "application/json", **extra})
+                else:
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in ("host", "content-length", "transfer-encoding", "connection")}
+                    resp = requests.request(self.command, front.upstream + self.path, data=body, headers=headers,
+                                            timeout=120)
+                    status = 502 if planned == "lost" else resp.status_code
+                    reply = b"bad gateway" if planned == "lost" else resp.content
+                    ctype = "text/plain" if planned == "lost" else resp.headers.get("Content-Type", "text/plain")
+                    self._answer(status, reply, {"Content-Type": ctype})
+                with front._lock:
+                    front.seen.append((arrived, self.command, self.path, status, body))
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def fail(self, method: str, path_part: str, *answers) -> None:
+        with self._lock:
+            self._planned.append([method, path_part, list(answers)])
+
+    def _take(self, method: str, path: str):
+        with self._lock:
+            for plan in self._planned:
+                if plan[0] == method and plan[1] in path and plan[2]:
+                    return plan[2].pop(0)
+        return None
+
+    def unused(self) -> list:
+        with self._lock:
+            return [plan for plan in self._planned if plan[2]]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture()
+def flaky_front(server):
+    front = FlakyFront(server.url)
+    yield front
+    front.close()
+
+
+def _batch_keys(front: FlakyFront) -> list[str]:
+    """The idempotency keys of the batch requests the front saw, in order (resends included)."""
+    return [json.loads(body)["idempotency_key"] for _, method, path, _, body in front.seen
+            if method == "POST" and path.endswith("/batches")]
+
+
+def _retry_gaps(front: FlakyFront, status: int) -> list[float]:
+    """Seconds between each answer `status` and the next request of the same method and path."""
+    seen = sorted(front.seen)
+    gaps = []
+    for i, (t, method, path, answered, _) in enumerate(seen):
+        if answered == status:
+            gaps.append(next(t2 - t for t2, m2, p2, _, _ in seen[i + 1:] if (m2, p2) == (method, path)))
+    return gaps
+
+
+def test_client_retries_5xx_and_429_with_backoff_and_lands_each_point_once(server, client, flaky_front, unique_name):
+    rid = client.create_run(unique_name)["run_id"]
+    flaky_front.fail("POST", "/batches", 503, 429, "lost", 500, 504)
+    through_front = Client(flaky_front.url, retries=5)
+    points = ((k, s, 1_000 + s, s * 0.25) for s in range(30_000) for k in ("a", "b"))
+    assert through_front.log_points(rid, points, chunk_size=20_000, idempotency_prefix="retry") == 60_000
+    assert flaky_front.unused() == []
+    # three chunks, each sent until the server answered; a resend keeps its idempotency key
+    assert _batch_keys(flaky_front) == ["retry:0"] * 6 + ["retry:1", "retry:2"]
+    assert min(_retry_gaps(flaky_front, 429)) >= flaky_front.retry_after  # Retry-After is honoured
+    for key in ("a", "b"):
+        hist = client.get_history(rid, key)
+        assert hist["step"] == list(range(30_000)) and hist["value"] == [s * 0.25 for s in range(30_000)]
+    # past its retries the client gives up with the server's status, marked as transient
+    flaky_front.fail("GET", "/runs/", 503, 503)
+    with pytest.raises(SwanApiError) as err:
+        Client(flaky_front.url, retries=1).get_run(rid)
+    assert err.value.status == 503 and err.value.transient
+    flaky_front.fail("GET", "/runs/", 400)  # a 4xx other than 429 is final: not retried
+    with pytest.raises(SwanApiError) as err:
+        Client(flaky_front.url, retries=5).get_run(rid)
+    assert err.value.status == 400 and not err.value.transient
+
+
+def test_sdk_run_through_5xx_and_429_lands_everything_once(server, client, flaky_front, tmp_path, unique_name):
+    # every kind of request fails at first: the run's creation, the media upload, the batches
+    # (one answered 429 with Retry-After, one lost after the server stored it) and the final status
+    flaky_front.fail("POST", "/api/v1/runs", 503)
+    flaky_front.fail("PUT", "/artifacts/media/", 502)
+    flaky_front.fail("POST", "/batches", 503, 429, "lost", 503)
+    flaky_front.fail("PATCH", "/api/v1/runs/", 503, 500)
+    run = swan_client.init(project=unique_name, tracking_uri=flaky_front.url, dir=tmp_path / "runs",
+                           monitor=False, capture_console=False, flush_interval=0.05, batch_points=1_000)
+    picture = swan_client.Image(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    run.log({"pic": picture}, step=0)
+    for step in range(5_000):
+        run.log({"loss": 1.0 / (step + 1), "acc": step / 5_000}, step=step)
+    result = run.finish(timeout=60)
+    assert result.uploaded and result.problem is None, str(result)
+    assert flaky_front.unused() == []
+    assert run.uploader.failures >= 7 and not run.uploader.refused  # seen, retried, none skipped
+    assert min(_retry_gaps(flaky_front, 429)) >= flaky_front.retry_after  # Retry-After is honoured
+    keys = _batch_keys(flaky_front)
+    assert len(set(keys)) == len(run.records) - 2  # every batch record (not the run and the finish ones)
+    assert len(keys) == len(set(keys)) + 4  # the failed ones sent again, with the same key
+    got = client.get_run(run.run_id)
+    assert got["status"] == "FINISHED"
+    for key, value in (("loss", lambda s: 1.0 / (s + 1)), ("acc", lambda s: s / 5_000)):
+        hist = client.get_history(run.run_id, key)
+        assert hist["step"] == list(range(5_000)) and hist["value"] == [value(s) for s in range(5_000)], key
+    media = client.get_media(run.run_id)
+    assert len(media) == 1 and client.download_artifact(run.run_id, media[0]["path"]) == picture.encode()
+
+
+def test_retry_after_header_forms():
+    assert retry_after_seconds("2") == 2.0 and retry_after_seconds("0.5") == 0.5
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= retry_after_seconds(in_ten) <= 10
+    assert retry_after_seconds(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0  # a date passed
+    assert retry_after_seconds("99999999") == MAX_RETRY_AFTER  # a server's mistake does not park the run
+    for unreadable in (None, "", "soon", "nan", "inf"):
+        assert retry_after_seconds(unreadable) is None, unreadable
