@@ -7,9 +7,13 @@ blocks. Each chunk has a 7-byte header: uint32 LE CRC, uint16 LE length, uint8 t
 FIRST/MIDDLE.../LAST chunks; a block tail shorter than 7 bytes is zero padding. The CRC is zlib's
 CRC32 of the data seeded with the CRC32 of the type byte (both writers; not LevelDB's CRC32C).
 
-On a bad chunk the reader skips to the next block boundary (every block starts with a chunk
-header) and drops continuation chunks whose FIRST was lost, reporting what it skipped. An
-incomplete chunk at the end of the file is reported as an incomplete tail."""
+On a bad chunk the reader loses as little as it can: it goes on at the next position where a
+whole chunk with a valid CRC starts inside the block structure. When the damage is in the
+chunk's CRC or data, that is the chunk right after it, so only the damaged chunk is skipped;
+when the length itself was hit, the search still lands on the next intact chunk instead of
+trusting a wrong length (which could jump over intact chunks). Continuation chunks whose FIRST
+was lost are dropped; everything skipped is reported. An incomplete chunk at the end of the
+file is reported as an incomplete tail."""
 
 from __future__ import annotations
 
@@ -84,6 +88,24 @@ def iter_records(path: str | os.PathLike, ident: bytes, magic: int, report: LogR
             pass
 
 
+def _resync(data, pos: int, end: int) -> int | None:
+    """The first position after `pos` where an intact chunk starts, or None if there is none.
+    A CRC is computed only where the type byte and the length already fit, which a random
+    position rarely passes, so the search costs little more than a pass over the bytes."""
+    unpack = _CHUNK.unpack_from
+    for candidate in range(pos + 1, end - CHUNK_HEADER + 1):
+        room = BLOCK - candidate % BLOCK
+        if room < CHUNK_HEADER:
+            continue
+        crc, length, kind = unpack(data, candidate)
+        if not FULL <= kind <= LAST or length > room - CHUNK_HEADER or candidate + CHUNK_HEADER + length > end:
+            continue
+        start = candidate + CHUNK_HEADER
+        if zlib.crc32(data[start:start + length], _TYPE_CRC[kind]) & 0xFFFFFFFF == crc:
+            return candidate
+    return None
+
+
 def _scan(data: bytes, report: LogReport):
     end = len(data)
     pos = _FILE_HEADER.size
@@ -107,19 +129,27 @@ def _scan(data: bytes, report: LogReport):
             # Zeros: a writer's preallocated/padded space. Move to the next block.
             nxt = pos + room
             if any(data[pos:min(nxt, end)]):
-                report.damaged.append((pos, min(nxt, end) - pos))
+                nxt = _resync(data, pos, min(nxt, end)) or min(nxt, end)
+                report.damaged.append((pos, nxt - pos))
             pos = nxt
             parts = None
             continue
+        plausible = FULL <= kind <= LAST and length <= room - CHUNK_HEADER
         if stop > end:
-            if kind in (FULL, FIRST, MIDDLE, LAST) and length <= room - CHUNK_HEADER:
-                report.tail_bytes = end - pos + (sum(len(p) for p in parts) if parts else 0)
-            else:
-                report.damaged.append((pos, end - pos))
-            return
-        if kind not in (FULL, FIRST, MIDDLE, LAST) or length > room - CHUNK_HEADER or \
-                crc32(data[start:stop], type_crc[kind]) & 0xFFFFFFFF != crc:
-            nxt = min(pos + room, end)
+            nxt = _resync(data, pos, end)
+            if nxt is None:
+                if plausible:
+                    report.tail_bytes = end - pos + (sum(len(p) for p in parts) if parts else 0)
+                else:
+                    report.damaged.append((pos, end - pos))
+                return
+        elif plausible and crc32(data[start:stop], type_crc[kind]) & 0xFFFFFFFF == crc:
+            nxt = None
+        else:
+            nxt = _resync(data, pos, end)
+            if nxt is None:
+                nxt = end
+        if nxt is not None:
             report.damaged.append((pos, nxt - pos))
             if parts is not None:
                 report.orphans += 1  # the record being assembled is lost

@@ -2,7 +2,7 @@
 
 Local runs (`wandb/run-*`, `wandb/offline-run-*`, a parent `wandb/` folder, or one `.wandb` file)
 are read from the `.wandb` transaction log with our LevelDB-log reader (`leveldb.py`: CRC checked,
-resynchronised at the next block after damage) and wandb's protobuf `Record` messages. In wandb
+resynchronised at the next intact chunk after damage) and wandb's protobuf `Record` messages. In wandb
 0.31 offline mode the log is the only complete record (`config.yaml`, `wandb-summary.json` and
 `wandb-metadata.json` are not written), so nothing here depends on those files. Run folders of
 the same run id (a resumed run) are replayed in order as one run.

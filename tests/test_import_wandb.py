@@ -16,7 +16,6 @@ import pytest
 from tests.import_support import (
     client,
     cut_tail,
-    flip_byte,
     project_exists,
     run_script,
     runs_by_name,
@@ -228,24 +227,86 @@ def test_big_run_exact(server, wb_big, unique_name):
         assert int(t0 * 1000) - 1 <= ts <= int(t1 * 1000) + 1
 
 
+def _records(path: Path) -> list[tuple[list[tuple[int, int]], bytes]]:
+    """Every record of an intact W&B log as (the [start, end) byte spans of its chunks, its
+    payload): a test-side parse of the framing, to know which record a damaged byte belongs to."""
+    out, spans = [], []
+    for off, kind, payload in _chunks(path):
+        if kind in (1, 2):  # FULL, FIRST
+            spans = []
+        spans.append((off, off + 7 + len(payload), payload))
+        if kind in (1, 4):  # FULL, LAST
+            out.append(([(a, b) for a, b, _ in spans], b"".join(p for _, _, p in spans)))
+    return out
+
+
+def _hit(records, offset: int):
+    (hit,) = [r for r in records if any(a <= offset < b for a, b in r[0])]
+    return hit
+
+
+def test_reader_skips_exactly_the_damaged_record_wherever_the_byte_is(wb_big, tmp_path):
+    """Flip, one at a time, every header byte and a few data bytes of the chunks around a record
+    that crosses a block boundary (FIRST … LAST), and the padding before it: the reader must
+    return every other record, in order, and report the damage."""
+    from importers.leveldb import LogReport, iter_records
+
+    (source,) = wb_big["run"].glob("*.wandb")
+    original = source.read_bytes()
+    records = _records(source)
+    crossing = next(i for i, (spans, _) in enumerate(records) if len(spans) > 1)
+    around = records[crossing - 3:crossing + 4]
+    offsets = set()
+    for spans, _ in around:
+        for a, b in spans:
+            offsets.update(range(a, a + 7))  # crc, length, type
+            offsets.update((a + 7, (a + 7 + b) // 2, b - 1))  # first, middle, last data byte
+    block_end = records[crossing][0][0][1]
+    offsets.update(range(block_end, block_end + (32768 - block_end % 32768) % 32768))  # padding, if any
+    damaged = tmp_path / source.name
+    for offset in sorted(offsets):
+        data = bytearray(original)
+        data[offset] ^= 0xFF
+        damaged.write_bytes(bytes(data))
+        report = LogReport(str(damaged))
+        got = list(iter_records(damaged, b":W&B", 0xBEE1, report))
+        in_padding = not any(a <= offset < b for spans, _ in records for a, b in spans)
+        if in_padding:  # the padding is not read: nothing lost
+            assert got == [p for _, p in records], offset
+            continue
+        lost = _hit(records, offset)
+        assert got == [p for r, p in records if r is not lost[0]], offset
+        assert report.damaged and report.damaged[0][0] == lost[0][0][0] or report.orphans, (offset, report)
+
+
 def test_flipped_byte_recovers_every_intact_record(server, wb_big, tmp_path, unique_name):
+    from wandb.proto import wandb_internal_pb2 as pb
+
     c = client(server)
     copy = tmp_path / wb_big["run"].name
     shutil.copytree(wb_big["run"], copy)
     (log,) = copy.glob("*.wandb")
-    flip_byte(log, 0.5)
+    records = _records(log)
+    size = log.stat().st_size
+    # a byte in the middle of the first logged row past the middle of the file: we know its step
+    spans, payload = next(r for r in records if r[0][0][0] > size // 2
+                          and pb.Record.FromString(r[1]).WhichOneof("record_type") == "history")
+    data = bytearray(log.read_bytes())
+    data[(spans[0][0] + spans[-1][1]) // 2] ^= 0xFF
+    log.write_bytes(bytes(data))
+    lost = pb.Record.FromString(payload)
+    lost_step = int(next(float(i.value_json) for i in lost.history.item if (i.key or i.nested_key[0]) == "_step"))
     _, summary, _ = swan_import(server, "wandb", copy, "--project", unique_name)
     rid = summary["runs"][0]["run_id"]
     truth_a, truth_b = _big_truth(wb_big)
     ha, hb = c.get_history(rid, "a"), c.get_history(rid, "b")
-    got_a, got_b = set(zip(ha["step"], ha["value"])), set(zip(hb["step"], hb["value"]))
-    assert got_a <= truth_a and got_b <= truth_b
-    lost = len(truth_a) - len(got_a)
-    # only the rows in the rest of the damaged 32 KiB block are lost (rows are ~150 bytes)
-    assert 1 <= lost <= 32768 // 100, lost
-    assert {s for s, _ in got_a} == {s for s, _ in got_b}
-    reasons = skipped_reasons(summary)
-    assert any(r.startswith("damaged data at byte") for r in reasons), reasons
+    want_steps = [s for s in range(3000) if s != lost_step]
+    assert ha["step"] == want_steps and hb["step"] == want_steps
+    assert set(zip(ha["step"], ha["value"])) == {(s, v) for s, v in truth_a if s != lost_step}
+    assert set(zip(hb["step"], hb["value"])) == {(s, v) for s, v in truth_b if s != lost_step}
+    skipped = [s for r in summary["runs"] for s in r["skipped"]]
+    assert [s["reason"] for s in skipped if s["reason"].startswith("damaged")] == \
+        [f"damaged data at byte {spans[0][0]}: {spans[-1][1] - spans[0][0]} byte(s) skipped"]
     assert c.get_run(rid)["status"] == "FINISHED"  # the exit record after the damage was recovered
 
 
