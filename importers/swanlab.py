@@ -11,7 +11,8 @@ SDK sends online:
   end time; a run without one is imported as crashed (FAILED);
 * `files/config.yaml` (the last config) → params, nested keys joined with `.`; metadata,
   requirements, conda → `swanlab/metadata.json`, `swanlab/requirements.txt`, `swanlab/conda.yaml`;
-  column definitions → `swanlab/columns.json`; saved files → `files/<name>`.
+  column definitions → `swanlab/columns.json`; saved files → `files/<name>` (the path the SDK
+  uploads them to online), with any other file in the run's `files/`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,19 @@ def preflight(files: list[Path]) -> None:
         if version != 2:
             raise SourceError(f"{f}: SwanLab log format version {version} is not supported (SDK 0.8 or later "
                               f"writes version 2)")
+
+
+def _saved_name(save) -> str | None:
+    """The path of a saved file inside the run's `files/`, as the SDK uploads it online: the
+    record's `name` (relative to the base path given to `swanlab.save`, e.g. `sub/b.bin`).
+    `target_path` is the absolute path of the run folder's link, so it only serves as a fallback
+    for its base name. None for a name that would leave `files/`."""
+    name = save.name or (Path(save.target_path).name if save.target_path else "") or \
+        (Path(save.source_path).name if save.source_path else "")
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
 
 
 class SwanLabSource:
@@ -170,7 +184,9 @@ class SwanLabRun(SourceRun):
                 ts = _ms(md.timestamp)
                 medium = MEDIUM.get(md.type, "file")
                 for seq, item in enumerate(md.value.items):
-                    ext = item.filename.rsplit(".", 1)[-1] if "." in item.filename else "bin"
+                    # `<step>-<sha8>.<ext>`; the extension can have several parts (a point cloud
+                    # is `.swanlab.pts.json`, which is how a viewer knows it): keep them all.
+                    ext = item.filename.split(".", 1)[1] if "." in item.filename else "bin"
                     caption = item.caption or None
                     if item.payload:
                         yield Media(md.key, md.step, medium, ext, ts, data=item.payload, caption=caption, seq=seq)
@@ -244,10 +260,13 @@ class SwanLabRun(SourceRun):
                 info.tags[tag] = value
 
     def _file_for(self, save) -> Path | None:
+        # The training machine's file first (the run folder holds only a link to it for a
+        # saved file), then the run folder's own copy, wherever the folder has moved since.
+        name = _saved_name(save)
         for cand in (Path(save.source_path) if save.source_path else None,
-                     self.dir / "files" / Path(save.source_path).name if save.source_path else None,
-                     self.dir / "files" / save.target_path if save.target_path else None,
-                     self.dir / "files" / save.name if save.name else None):
+                     self.dir / "files" / name if name else None,
+                     Path(save.target_path) if save.target_path else None,
+                     self.dir / "files" / Path(save.source_path).name if save.source_path else None):
             if cand is not None and cand.is_file():
                 return cand
         return None
@@ -280,8 +299,14 @@ class SwanLabRun(SourceRun):
                 f = self.dir / "files" / default
             if f.is_file():
                 yield Artifact(path, local=f, size=f.stat().st_size)
+        by_name = {}
         for s in custom:
-            target = s.target_path or s.name or Path(s.source_path).name
+            target = _saved_name(s)
+            if target is None:
+                yield Skipped(f"saved file with an unusable name {s.name!r} (source {s.source_path})")
+                continue
+            by_name[target] = s  # saved again (policy live): the last record describes it
+        for target, s in by_name.items():
             if s.payload:
                 yield Artifact(f"files/{target}", data=s.payload)
                 continue
@@ -290,6 +315,23 @@ class SwanLabRun(SourceRun):
                 yield Skipped(f"saved file '{target}' not found (source {s.source_path})")
             else:
                 yield Artifact(f"files/{target}", local=f, size=f.stat().st_size)
+        yield from self._unrecorded_files(set(by_name))
+
+    def _unrecorded_files(self, recorded: set[str]):
+        """Files in the run's `files/` that no save record names (its record was lost to damage,
+        or a user copied it there): imported too, so nothing in the folder is left behind."""
+        base = self.dir / "files"
+        if not base.is_dir():
+            return
+        profile_files = {"config.yaml", "swanlab-metadata.json", "requirements.txt", "conda.yaml"}
+        for f in sorted(base.rglob("*")):
+            rel = f.relative_to(base).as_posix()
+            if rel in recorded or rel in profile_files or f.is_dir():
+                continue
+            if f.is_symlink() and not f.exists():
+                yield Skipped(f"file '{rel}' in the run folder is a broken link")
+            elif f.is_file():
+                yield Artifact(f"files/{rel}", local=f, size=f.stat().st_size)
 
     def _config(self, text: str):
         try:
