@@ -23,7 +23,7 @@ class Experiment:
     workspace: str = "admin"
 
 
-@dataclass
+@dataclass(slots=True)  # a search page builds hundreds: slots make that cheaper
 class Metric:
     key: str
     value: float
@@ -35,7 +35,7 @@ class Metric:
     dataset_digest: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class RunInfo:
     run_id: str
     experiment_id: str
@@ -48,7 +48,7 @@ class RunInfo:
     artifact_uri: str
 
 
-@dataclass
+@dataclass(slots=True)
 class DatasetInput:
     name: str
     digest: str
@@ -59,7 +59,7 @@ class DatasetInput:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     info: RunInfo
     metrics: list[Metric] = field(default_factory=list)

@@ -29,20 +29,21 @@ def experiment_json(e: Experiment) -> dict:
 
 
 def run_info_json(i: RunInfo) -> dict:
-    return _prune(
-        {
-            "run_id": i.run_id,
-            "run_uuid": i.run_id,
-            "run_name": i.run_name,
-            "experiment_id": i.experiment_id,
-            "user_id": i.user_id,
-            "status": i.status,
-            "start_time": i.start_time,
-            "end_time": i.end_time,
-            "artifact_uri": i.artifact_uri,
-            "lifecycle_stage": i.lifecycle_stage,
-        }
-    )
+    # Written out rather than pruned: a search page serializes hundreds of these.
+    out = {"run_id": i.run_id, "run_uuid": i.run_id}
+    if i.run_name is not None:
+        out["run_name"] = i.run_name
+    out["experiment_id"] = i.experiment_id
+    if i.user_id is not None:
+        out["user_id"] = i.user_id
+    out["status"] = i.status
+    if i.start_time is not None:
+        out["start_time"] = i.start_time
+    if i.end_time is not None:
+        out["end_time"] = i.end_time
+    out["artifact_uri"] = i.artifact_uri
+    out["lifecycle_stage"] = i.lifecycle_stage
+    return out
 
 
 def metric_json(m: Metric) -> dict:
@@ -68,13 +69,15 @@ def dataset_input_json(d: DatasetInput) -> dict:
 
 
 def run_json(r: Run) -> dict:
-    data = _prune(
-        {
-            "metrics": [metric_json(m) for m in r.metrics],
-            "params": tags_json(r.params),
-            "tags": tags_json(r.tags),
-        }
-    )
+    data = {}
+    if r.metrics:
+        data["metrics"] = [
+            {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step} for m in r.metrics
+        ]
+    if r.params:
+        data["params"] = [{"key": k, "value": v} for k, v in r.params.items()]
+    if r.tags:
+        data["tags"] = [{"key": k, "value": v} for k, v in r.tags.items()]
     out = {"info": run_info_json(r.info), "data": data}
     inputs = [dataset_input_json(d) for d in r.inputs]
     out["inputs"] = {"dataset_inputs": inputs} if inputs else {}

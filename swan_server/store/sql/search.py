@@ -3,7 +3,7 @@ their params, tags, dataset inputs and metric summaries (never the points table)
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, false, literal, or_, select, true
+from sqlalchemy import and_, bindparam, case, false, literal, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from swan_server.db import schema as t
@@ -37,6 +37,8 @@ _ATTRIBUTE_COLUMNS = {
     "end_time": R.c.end_time,
 }
 MAX_RESULTS_LIMIT = 50_000
+# Distinct search statements kept per store (see RunSearchMixin._search_statement).
+SEARCH_STATEMENT_CACHE = 128
 
 
 def _known_experiment_id(experiment_id) -> int | None:
@@ -99,14 +101,43 @@ class RunSearchMixin(RunsMixin):
                 f"Invalid value {max_results} for parameter 'max_results' supplied. "
                 f"max_results must be between 1 and {MAX_RESULTS_LIMIT}"
             )
-        comparisons = parse_run_filter(filter_string)
-        orders = parse_run_order_by(order_by)
         offset = page_offset(page_token)
         # Ids beyond 64 bits name no experiment (and would overflow in SQL).
-        exp_ids = [i for i in (_known_experiment_id(e) for e in experiment_ids) if i is not None]
+        exp_ids = tuple(i for i in (_known_experiment_id(e) for e in experiment_ids) if i is not None)
         if not exp_ids:
+            parse_run_filter(filter_string)  # a bad filter is still an error
+            parse_run_order_by(order_by)
             return PagedList([], None)
+        query = self._search_statement(exp_ids, filter_string, view_type, tuple(order_by or ()))
+        with self.read() as conn:
+            rows = conn.execute(query, {"page_offset": offset, "page_limit": max_results + 1}).all()
+            has_more = len(rows) > max_results
+            rows = rows[:max_results]
+            runs = []
+            for part in chunks(rows):
+                runs.extend(self._load_runs(conn, part))
+        return PagedList(runs, encode_offset(offset + max_results) if has_more else None)
 
+    def _search_statement(self, exp_ids: tuple, filter_string, view_type, order_by: tuple):
+        """The search's SELECT, built once per distinct request shape: building and caching a
+        statement costs as much as SQLite running it, and dashboards and pagers repeat the same
+        search. The page's offset and limit are bound at execution."""
+        cache = self.__dict__.setdefault("_search_statements", {})
+        key = (exp_ids, filter_string, view_type, order_by)
+        try:
+            query = cache.get(key)
+        except TypeError:  # an unhashable argument: the parser will say what is wrong with it
+            return self._build_search_statement(exp_ids, filter_string, view_type, order_by)
+        if query is None:
+            query = self._build_search_statement(exp_ids, filter_string, view_type, order_by)
+            if len(cache) >= SEARCH_STATEMENT_CACHE:
+                cache.clear()  # bounded: a burst of distinct filters costs a rebuild, never memory
+            cache[key] = query
+        return query
+
+    def _build_search_statement(self, exp_ids: tuple, filter_string, view_type, order_by: tuple):
+        comparisons = parse_run_filter(filter_string)
+        orders = parse_run_order_by(list(order_by))
         query = select(R).where(R.c.project_id.in_(exp_ids))
         cond = lifecycle_condition(R.c.lifecycle_stage, view_type)
         if cond is not None:
@@ -140,15 +171,4 @@ class RunSearchMixin(RunsMixin):
         if not any(o.entity == ATTRIBUTE and o.key == "start_time" for o in orders):
             ordering.append(R.c.start_time.desc())
         ordering.append(R.c.run_uuid.asc())
-        query = query.order_by(*ordering).offset(offset).limit(max_results + 1)
-
-        with self.read() as conn:
-            rows = conn.execute(query).all()
-            has_more = len(rows) > max_results
-            rows = rows[:max_results]
-            runs = []
-            for part in chunks(rows):
-                runs.extend(self._load_runs(conn, part))
-        return PagedList(runs, encode_offset(offset + max_results) if has_more else None)
-
-
+        return query.order_by(*ordering).offset(bindparam("page_offset")).limit(bindparam("page_limit"))
