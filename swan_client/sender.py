@@ -151,6 +151,7 @@ class Uploader:
         self.failures = 0
         self.last_error: SwanApiError | None = None
         self._stopping = False
+        self._finish_calls = 0  # finish() bumps it: a backoff in progress then tries at once
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
 
@@ -267,20 +268,29 @@ class Uploader:
                                 exc.message[:200], self.folder)
                 delay = min(self.max_backoff, backoff_delay(attempt, base=0.2, cap=self.max_backoff))
                 attempt += 1
-                self._back_off(max(delay, exc.retry_after or 0.0))
+                if exc.retry_after:
+                    self._back_off(max(delay, exc.retry_after), until_finish=False)
+                else:
+                    self._back_off(delay, until_finish=True)
             except Exception as exc:  # a bug or a broken folder: do not spin
                 self.halted = f"{type(exc).__name__}: {exc}"
                 log.exception("swan: uploading stopped")
                 self.notify()
                 return
 
-    def _back_off(self, delay: float) -> None:
+    def _back_off(self, delay: float, until_finish: bool) -> None:
         """Wait `delay` seconds before the next attempt, or until finish()'s deadline. New records
         notify the condition too; they must not cut the wait short, or a server that is down or
-        asked for a pause (Retry-After) would get a request per flush interval."""
+        asked for a pause (Retry-After) would get a request per flush interval. With
+        `until_finish`, a finish() call during the wait ends it: the one waiting for the upload
+        gets an attempt at once rather than up to `max_backoff` seconds of its timeout lost; a
+        pause the server asked for is kept even then."""
         retry_at = time.monotonic() + delay
         with self.cond:
+            finish_calls = self._finish_calls
             while self.halted is None:
+                if until_finish and self._finish_calls != finish_calls:
+                    return
                 until = retry_at if self._deadline is None else min(retry_at, self._deadline)
                 left = until - time.monotonic()
                 if left <= 0:
@@ -299,6 +309,7 @@ class Uploader:
         with self.cond:
             self._stopping = True
             self._deadline = deadline
+            self._finish_calls += 1
             self.cond.notify_all()
             while self.acked < len(self.records) and self.halted is None:
                 left = deadline - time.monotonic()

@@ -26,6 +26,7 @@ from swan_client.api import MAX_RETRY_AFTER, Client, SwanApiError, retry_after_s
 from swan_client.monitor import GpuProbe, HardwareMonitor
 from swan_client.offline import RECORDS_FILE, read_acked, read_records, sync_folder
 from tests.server import free_port
+from tests.tcpproxy import TcpProxy
 
 
 @pytest.fixture()
@@ -532,3 +533,56 @@ def test_retry_after_header_forms():
     assert retry_after_seconds("99999999") == MAX_RETRY_AFTER  # a server's mistake does not park the run
     for unreadable in (None, "", "soon", "nan", "inf"):
         assert retry_after_seconds(unreadable) is None, unreadable
+
+
+@pytest.fixture()
+def cuttable_front(server):
+    """A TCP front before the live server that a test can cut (connections refused and reset)."""
+    proxy = TcpProxy("127.0.0.1", server.port)
+    yield proxy
+    proxy.close()
+
+
+def test_memory_stays_bounded_while_the_server_is_unreachable(server, client, cuttable_front, tmp_path, unique_name):
+    cuttable_front.cut()
+    run = swan_client.init(project=unique_name, tracking_uri=f"http://127.0.0.1:{cuttable_front.port}",
+                           dir=tmp_path / "runs", monitor=False, capture_console=False, batch_points=1_000)
+    # The writer thread normally seals the buffer every `batch_points`; stopped, it stands for a
+    # writer that fell behind, so only log()'s own seal at the hard cap keeps memory bounded.
+    run.writer.stop()
+    hard_cap = run._hard_cap
+    names = [f"m{k}" for k in range(5)]
+    steps = 100_000  # 500,000 points: 125 times the hard cap
+    largest_buffer = 0
+    for step in range(steps):
+        run.log({name: step + k / 10 for k, name in enumerate(names)}, step=step)
+        largest_buffer = max(largest_buffer, len(run._buf.keys))
+    assert largest_buffer < hard_cap == 4_000
+    assert run.uploader.acked == 0 and run.uploader.failures > 0  # nothing reached the server
+    assert len(run.records) >= 1 + steps * len(names) // hard_cap  # the rest is on disk, not in memory
+    cuttable_front.restore()  # the server is back
+    result = run.finish(timeout=180)
+    assert result.uploaded and result.pending_points == 0, str(result)
+    for k, name in enumerate(names):
+        hist = client.get_history(run.run_id, name)
+        assert hist["step"] == list(range(steps)) and hist["value"] == [s + k / 10 for s in range(steps)], name
+    assert client.get_run(run.run_id)["status"] == "FINISHED"
+
+
+def test_finish_tries_at_once_when_the_server_is_back(server, client, cuttable_front, tmp_path, unique_name):
+    cuttable_front.cut()
+    run = swan_client.init(project=unique_name, tracking_uri=f"http://127.0.0.1:{cuttable_front.port}",
+                           dir=tmp_path / "runs", monitor=False, capture_console=False, flush_interval=0.05)
+    run.log({"x": 1.0}, step=0)
+    deadline = time.monotonic() + 30
+    while run.uploader.failures < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert run.uploader.failures >= 6  # its backoff is now up to 6.4 s (random, full jitter)
+    cuttable_front.restore()
+    started = time.monotonic()
+    result = run.finish(timeout=30)
+    assert result.uploaded, str(result)
+    # finish() ends the backoff in progress rather than letting the caller wait it out (a wait
+    # drawn in [0, 6.4] s: one left to run out would exceed a second about 5 times in 6)
+    assert time.monotonic() - started < 1.0
+    assert client.get_history(run.run_id, "x")["value"] == [1.0]
