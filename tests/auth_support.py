@@ -91,3 +91,27 @@ def start_auth_server(home: Path, extra_env: dict | None = None, **kw) -> AuthSe
         auth.keys[role] = create_user(srv, name, "member" if role == "other" else role)
         auth.names[role] = name
     return auth
+
+
+def app_rules() -> list:
+    """Every URL rule of the app as the server builds it (an in-process app on a throwaway SQLite
+    database: the rules do not depend on the back end), so route walks cover routes added later
+    without anyone extending a hand-written list."""
+    global _RULES
+    if _RULES is None:
+        import tempfile
+
+        from swan_server.app import create_app
+        from swan_server.config import Settings
+
+        with tempfile.TemporaryDirectory() as tmp:
+            app = create_app(Settings(backend_store_uri=f"sqlite:///{tmp}/rules.db",
+                                      artifacts_destination=f"{tmp}/artifacts", auth=True))
+            _RULES = list(app.url_map.iter_rules())
+            detector = app.extensions["swan"].crash_detector
+            if detector is not None:  # its thread would outlive the throwaway database
+                detector.stop()
+    return _RULES
+
+
+_RULES = None
