@@ -124,3 +124,37 @@ def test_swanlab_session_does_not_open_the_admin_routes(auth):
         assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
         r = requests.get(auth.url + "/api/v1/users", headers=bearer(auth.keys[role]), timeout=30)
         assert r.status_code == 403 and r.json()["error"]["code"] == "PERMISSION_DENIED"
+
+
+def test_admin_only_swanlab_routes_are_403_to_members_and_viewers(auth):
+    """The SwanLab routes that need the admin role (listing the instance's users, listing another
+    user's workspaces) refuse a member and a viewer with 403 in SwanLab's format, from the SDK's
+    `sid` session and from a bare API key alike, even with paging out of range (the role is
+    checked first: a refused caller learns nothing from the validation); the admin gets the
+    answer."""
+    member, viewer = auth.names["member"], auth.names["viewer"]
+    admin_only = ["/self_hosted/users", "/self_hosted/users?page=1&size=5", "/self_hosted/users?page=0",
+                  f"/user/{viewer}/groups", "/user/admin/groups"]
+    for role in ("member", "viewer"):
+        lab = SwanLabHttp(auth.url, auth.keys[role])
+        for path in admin_only:
+            if path == f"/user/{auth.names[role]}/groups":
+                continue  # (its own workspaces: tested below)
+            body = _is_swanlab_error(lab.get(path), 403)
+            assert body["code"] == "PERMISSION_DENIED", (role, path, body)
+            keyed = requests.get(auth.url + "/api" + path, headers={"Authorization": auth.keys[role]}, timeout=30)
+            _is_swanlab_error(keyed, 403)
+        # what they may see of the instance: that they are not its root, and their own workspaces
+        info = lab.get("/self_hosted/info")
+        assert info.status_code == 200 and info.json()["root"] is False, info.text
+        own = lab.get(f"/user/{auth.names[role]}/groups")
+        assert own.status_code == 200, own.text
+    admin = SwanLabHttp(auth.url, auth.keys["admin"])
+    users = admin.get("/self_hosted/users?page=1&size=100")
+    assert users.status_code == 200, users.text
+    assert {member, viewer, "admin"} <= {u["username"] for u in users.json()["list"]}
+    assert admin.get("/self_hosted/info").json()["root"] is True
+    groups = admin.get(f"/user/{member}/groups")
+    assert groups.status_code == 200 and isinstance(groups.json(), list), groups.text
+    # an admin's bad paging is an ordinary 400, in SwanLab's format
+    _is_swanlab_error(admin.get("/self_hosted/users?page=0"), 400)

@@ -108,8 +108,9 @@ class SwanLabReads:
                 "seats": len(self.store.list_users())}
 
     def self_hosted_users(self, user: User, page: int, size: int) -> dict:
-        page, size = check_page(page, size)
+        # The role first: a caller who may not list users learns nothing from the paging checks.
         self.access.require_admin("Listing the users")
+        page, size = check_page(page, size)
         users = self.store.list_users()
         items = [{"username": u.name, "name": u.display_name or u.name, "role": u.role, "disabled": u.disabled,
                   "createdAt": iso_ms(u.created_time)} for u in users[(page - 1) * size: page * size]]
