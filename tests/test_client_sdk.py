@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import posixpath
+import sys
 import threading
 import time
 import types
@@ -61,6 +62,9 @@ def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_cli
         }
         run.log(logged_media, step=19)
         print("line one from the training script")
+        sys.stderr.write("warning: loss is rising\n")
+        sys.stderr.write("epoch 1: 10%\repoch 1: 100%\n")  # a progress bar: what the terminal finally shows
+        sys.stderr.write("last words, no newline")  # a partial line is sent when the run finishes
         run.log_artifact(art)
         run.log_artifact(tmp_path / "pic.png", name="figures/pic.png")
     result = run.finish()
@@ -88,7 +92,13 @@ def test_full_run_every_media_type_read_back_two_ways(server, client, mlflow_cli
     assert table == {"columns": ["name", "score"], "data": [["a", 1.5], ["b", "nan"]]}
     assert client.download_artifact(rid, "model.bin") == b"weights" * 1000
     assert client.download_artifact(rid, "figures/pic.png") == img_path.read_bytes()
-    assert "line one from the training script" in client.get_console(rid)["message"]
+    console = client.get_console(rid)
+    expected = [("line one from the training script", "INFO"),  # stdout
+                ("warning: loss is rising", "ERROR"), ("epoch 1: 100%", "ERROR"),  # stderr
+                ("last words, no newline", "ERROR")]
+    written = {message for message, _ in expected} | {"epoch 1: 10%"}
+    got_lines = [(m, level) for m, level in zip(console["message"], console["level"]) if m in written]
+    assert got_lines == expected
 
     # the same run through MLflow's client
     mrun = mlflow_client.get_run(rid)
