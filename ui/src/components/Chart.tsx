@@ -1,7 +1,8 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { alignRuns, mergeZoom, positiveOnly, type BucketedSeries } from "../lib/buckets";
+import { alignRuns, positiveOnly, type BucketedSeries } from "../lib/buckets";
+import { selectionToZoom, zoomInto, type ZoomRange } from "../lib/zoom";
 import { debiasedEma } from "../lib/smooth";
 import { fetchBuckets } from "../lib/fetchBuckets";
 import { fmtDuration, fmtNum } from "../format";
@@ -11,6 +12,8 @@ export interface ChartOptions {
   smoothing: number;
   log: boolean;
   band: boolean;
+  /** the page's zoom range, in the x axis' server units; null shows the whole range */
+  zoom: ZoomRange | null;
 }
 
 interface Props {
@@ -20,6 +23,13 @@ interface Props {
   colors: Record<string, string>;
   opts: ChartOptions;
   refresh: number;
+  onZoom: (range: ZoomRange | null) => void;
+}
+
+/** What the chart draws: the buckets and the zoom range they were fetched for. */
+interface View {
+  series: BucketedSeries;
+  zoom: ZoomRange | null;
 }
 
 const HEIGHT = 210;
@@ -35,62 +45,54 @@ function xFormatter(x: string) {
   return undefined;
 }
 
-export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props) {
+export function Chart({ metricKey, runIds, names, colors, opts, refresh, onZoom }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const tip = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const [data, setData] = useState<BucketedSeries | null>(null);
-  const [zoom, setZoom] = useState<[number, number] | null>(null);
+  const [view, setView] = useState<View | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const coarse = useRef<BucketedSeries | null>(null);
+  // The last full-range buckets and what they were fetched for: a zoom change reuses them as the
+  // context around the finer buckets instead of fetching them again.
+  const full = useRef<{ id: string; series: BucketedSeries } | null>(null);
   const runKey = runIds.join(",");
+  const [zoomLo, zoomHi] = opts.zoom ?? [null, null];
 
   const width = () => Math.max(200, box.current?.clientWidth ?? 400);
   const buckets = () => Math.min(2000, Math.max(50, Math.round(width() / 50) * 50));
 
-  // full range (and live refreshes when not zoomed)
+  // The whole range, plus finer buckets for the zoom range merged into it. Every input is a
+  // dependency: a new x axis, run set or live refresh refetches both, zoomed or not.
   useEffect(() => {
     let live = true;
-    if (zoom) return;
-    fetchBuckets(runIds, metricKey, opts.x, buckets())
-      .then((s) => {
+    const n = buckets();
+    const zoom = opts.zoom;
+    const fullId = [metricKey, runKey, opts.x, n, refresh].join("|");
+    const whole = full.current?.id === fullId
+      ? Promise.resolve(full.current.series)
+      : fetchBuckets(runIds, metricKey, opts.x, n).then((series) => {
+        full.current = { id: fullId, series };
+        return series;
+      });
+    const fine = zoom ? fetchBuckets(runIds, metricKey, opts.x, n, zoom[0], zoom[1]) : Promise.resolve(null);
+    Promise.all([whole, fine])
+      .then(([w, f]) => {
         if (!live) return;
-        coarse.current = s;
-        setData(s);
+        setView(zoom && f ? { series: zoomInto(w, f, zoom), zoom } : { series: w, zoom: null });
         setError(null);
       })
       .catch((e) => live && setError(String(e.message ?? e)));
     return () => {
       live = false;
     };
-  }, [metricKey, runKey, opts.x, refresh, zoom === null]);
-
-  // zoom: finer buckets for the selected range, merged into the coarse ones for context
-  useEffect(() => {
-    if (!zoom) return;
-    let live = true;
-    const [lo, hi] = zoom;
-    fetchBuckets(runIds, metricKey, opts.x, buckets(), lo, hi)
-      .then((fine) => {
-        if (!live) return;
-        const base = coarse.current;
-        if (!base || base.width === null) return setData(fine);
-        const runs = base.runs.map((r) => {
-          const f = fine.runs.find((fr) => fr.run_id === r.run_id);
-          return f ? mergeZoom(r, base.width!, f, lo, hi) : r;
-        });
-        setData({ ...fine, runs });
-      })
-      .catch((e) => live && setError(String(e.message ?? e)));
-    return () => {
-      live = false;
-    };
-  }, [zoom && zoom[0], zoom && zoom[1], refresh]);
+  }, [metricKey, runKey, opts.x, refresh, zoomLo, zoomHi]);
 
   useEffect(() => {
-    if (!box.current || !data) return;
+    if (!box.current || !view) return;
+    const data = view.series;
+    // the axis the buckets were fetched for: the URL may already name another one still loading
+    const xAxis = data.x_axis;
     const aligned = alignRuns(data.runs);
-    const scaleX = opts.x === "step" ? 1 : 1 / 1000;
+    const scaleX = xAxis === "step" ? 1 : 1 / 1000;
     const xs = aligned.xs.map((v) => v * scaleX);
     const series: uPlot.Series[] = [{}];
     const columns: (number | null)[][] = [];
@@ -120,9 +122,9 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
       series,
       bands,
       legend: { show: false },
-      scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
+      scales: { x: { time: xAxis === "time" }, y: { distr: opts.log ? 3 : 1 } },
       axes: [
-        { stroke: axisColor, grid, ticks: grid, values: xFormatter(opts.x) as any, size: 30 },
+        { stroke: axisColor, grid, ticks: grid, values: xFormatter(xAxis) as any, size: 30 },
         { stroke: axisColor, grid, ticks: grid, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? "" : fmtNum(v))) },
       ],
       cursor: {
@@ -137,7 +139,8 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
             const lo = u.posToVal(u.select.left, "x") / scaleX;
             const hi = u.posToVal(u.select.left + u.select.width, "x") / scaleX;
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            setZoom([Math.floor(lo), Math.ceil(hi)]);
+            const range = selectionToZoom(lo, hi);
+            if (range) onZoom(range);
           },
         ],
         setCursor: [
@@ -150,7 +153,7 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
               return;
             }
             const xv = u.data[0][idx];
-            const xl = opts.x === "time" ? new Date(xv * 1000).toLocaleString() : opts.x === "relative"
+            const xl = xAxis === "time" ? new Date(xv * 1000).toLocaleString() : xAxis === "relative"
               ? fmtDuration(xv * 1000) : `step ${fmtNum(xv)}`;
             let html = `<div class="tip-x">${xl}</div>`;
             aligned.runs.forEach((r, i) => {
@@ -167,30 +170,36 @@ export function Chart({ metricKey, runIds, names, colors, opts, refresh }: Props
     };
     plot.current?.destroy();
     plot.current = new uPlot(opts2, [xs, ...columns] as uPlot.AlignedData, box.current);
-    if (zoom) plot.current.setScale("x", { min: zoom[0] * scaleX, max: zoom[1] * scaleX });
-    box.current.dataset.state = "drawn";
-    box.current.dataset.points = String(xs.length);
+    if (view.zoom) plot.current.setScale("x", { min: view.zoom[0] * scaleX, max: view.zoom[1] * scaleX });
+    // what was drawn, for tests and for anyone inspecting the page
+    const el = box.current;
+    el.dataset.state = "drawn";
+    el.dataset.points = String(xs.length);
+    el.dataset.xAxis = xAxis;
+    el.dataset.zoom = view.zoom ? `${view.zoom[0]}..${view.zoom[1]}` : "";
+    el.dataset.xMax = String(aligned.xs.length ? aligned.xs[aligned.xs.length - 1] : "");
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: HEIGHT }));
     ro.observe(box.current);
     return () => ro.disconnect();
-  }, [data, opts.smoothing, opts.log, opts.band, document.documentElement.dataset.theme]);
+  }, [view, opts.smoothing, opts.log, opts.band, document.documentElement.dataset.theme]);
 
   useEffect(() => () => plot.current?.destroy(), []);
 
+  const data = view?.series;
   const total = data?.runs.reduce((a, r) => a + r.x.length, 0) ?? 0;
   return (
     <div class="chart-card" data-key={metricKey}>
       <div class="chart-head">
         <span class="chart-title" title={metricKey}>{metricKey}</span>
-        {zoom && (
-          <button class="link small" onClick={() => setZoom(null)} title="Back to the whole range">reset zoom</button>
+        {opts.zoom && (
+          <button class="link small" onClick={() => onZoom(null)} title="Back to the whole range">reset zoom</button>
         )}
         {opts.smoothing > 0 && <span class="badge" title="Debiased EMA applied to the bucketed values">EMA {opts.smoothing}</span>}
       </div>
       {error && <div class="error small">{error}</div>}
       {!data && !error && <div class="chart-loading" style={{ height: HEIGHT }}>loading…</div>}
       {data && total === 0 && <div class="chart-loading" style={{ height: HEIGHT }}>no points</div>}
-      <div class="chart" ref={box} onDblClick={() => setZoom(null)} />
+      <div class="chart" ref={box} onDblClick={() => onZoom(null)} />
       <div class="chart-tip" ref={tip} />
     </div>
   );

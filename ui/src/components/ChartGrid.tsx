@@ -1,6 +1,8 @@
 import { useState } from "preact/hooks";
 import { setQuery } from "../router";
 import { groupKeys } from "../lib/buckets";
+import { fmtDuration, fmtNum, fmtTime } from "../format";
+import { formatZoom, parseZoom, type ZoomRange } from "../lib/zoom";
 import { Chart, type ChartOptions } from "./Chart";
 
 export function chartOptions(query: URLSearchParams): ChartOptions {
@@ -10,14 +12,23 @@ export function chartOptions(query: URLSearchParams): ChartOptions {
     smoothing: Math.min(0.99, Math.max(0, Number(query.get("smooth") ?? 0) || 0)),
     log: query.get("log") === "1",
     band: query.get("band") !== "0",
+    zoom: parseZoom(query.get("zoom")),
   };
+}
+
+/** A value of the x axis as people read it: steps as numbers, times as dates or durations (ms). */
+function fmtX(x: ChartOptions["x"], v: number): string {
+  if (x === "time") return fmtTime(v);
+  if (x === "relative") return fmtDuration(v);
+  return fmtNum(v);
 }
 
 export function ChartControls({ opts }: { opts: ChartOptions }) {
   return (
     <div class="controls" role="group" aria-label="Chart controls">
       <label>x-axis{" "}
-        <select value={opts.x} onChange={(e) => setQuery({ x: (e.target as HTMLSelectElement).value })} aria-label="x axis">
+        {/* a zoom range is in the old axis' units: it does not carry over */}
+        <select value={opts.x} onChange={(e) => setQuery({ x: (e.target as HTMLSelectElement).value, zoom: null })} aria-label="x axis">
           <option value="step">step</option>
           <option value="time">wall time</option>
           <option value="relative">relative time</option>
@@ -30,7 +41,12 @@ export function ChartControls({ opts }: { opts: ChartOptions }) {
       </label>
       <label class="check"><input type="checkbox" checked={opts.log} onChange={() => setQuery({ log: opts.log ? null : "1" })} /> log scale</label>
       <label class="check"><input type="checkbox" checked={opts.band} onChange={() => setQuery({ band: opts.band ? "0" : null })} /> min/max band</label>
-      <span class="muted small">drag to zoom · double-click to reset</span>
+      {opts.zoom ? (
+        <span class="small" data-testid="zoom-range">
+          zoomed to {fmtX(opts.x, opts.zoom[0])} – {fmtX(opts.x, opts.zoom[1])}{" "}
+          <button class="link small" onClick={() => setQuery({ zoom: null })}>reset zoom</button>
+        </span>
+      ) : <span class="muted small">drag to zoom · double-click to reset</span>}
     </div>
   );
 }
@@ -39,6 +55,7 @@ export function ChartGrid(props: { keys: string[]; runIds: string[]; names: Reco
                                    colors: Record<string, string>; opts: ChartOptions; refresh: number }) {
   const [closed, setClosed] = useState<Set<string>>(new Set());
   const groups = groupKeys(props.keys);
+  const onZoom = (range: ZoomRange | null) => setQuery({ zoom: formatZoom(range) });
   if (!props.keys.length) return <p class="muted">No metrics logged.</p>;
   return (
     <div class="chart-groups">
@@ -55,7 +72,7 @@ export function ChartGrid(props: { keys: string[]; runIds: string[]; names: Reco
             <div class="chart-grid">
               {g.keys.map((k) => (
                 <Chart key={k} metricKey={k} runIds={props.runIds} names={props.names} colors={props.colors}
-                       opts={props.opts} refresh={props.refresh} />
+                       opts={props.opts} refresh={props.refresh} onZoom={onZoom} />
               ))}
             </div>
           )}
