@@ -3,6 +3,7 @@ import { getJson } from "../api";
 import { Link, setQuery } from "../router";
 import { color, fmtNum } from "../format";
 import { ChartControls, ChartGrid, chartOptions } from "../components/ChartGrid";
+import { useLivePoll } from "../lib/live";
 import { ErrorBox } from "./NotFound";
 
 export function Compare({ query }: { query: URLSearchParams; theme: string }) {
@@ -11,12 +12,17 @@ export function Compare({ query }: { query: URLSearchParams; theme: string }) {
   const [error, setError] = useState<string | null>(null);
   const opts = chartOptions(query);
   const onlyDiff = query.get("diff") !== "0";
+  const [refresh, setRefresh] = useState(0);
+  const overviews = () => Promise.all(runIds.map((r) => getJson(`/api/v1/runs/${encodeURIComponent(r)}/overview`)));
   useEffect(() => {
     document.title = "Compare · Swan";
     if (!runIds.length) return;
-    Promise.all(runIds.map((r) => getJson(`/api/v1/runs/${encodeURIComponent(r)}/overview`)))
-      .then(setOvs)
-      .catch((e) => setError(e.message));
+    overviews().then(setOvs).catch((e) => setError(e.message));
+  }, [runIds.join(",")]);
+  // While any compared run is running, the overviews and every chart are read again.
+  const running = ovs?.some((o) => o.run.status === "RUNNING") ?? false;
+  useLivePoll(running, () => {
+    overviews().then((b) => { setOvs(b); setRefresh((r) => r + 1); }).catch(() => undefined);
   }, [runIds.join(",")]);
   if (!runIds.length) return <div class="page"><p class="muted">Select runs in a project's run table to compare them.</p></div>;
   if (error) return <div class="page"><ErrorBox message={error} /></div>;
@@ -34,7 +40,8 @@ export function Compare({ query }: { query: URLSearchParams; theme: string }) {
       <div class="page-head"><h1>Compare {ovs.length} runs</h1></div>
       <div class="legend">
         {ovs.map((o) => (
-          <Link href={`/runs/${o.run.run_id}`} class="legend-item"><i style={{ background: colors[o.run.run_id] }} />{names[o.run.run_id]}</Link>
+          <Link href={`/runs/${o.run.run_id}`} class="legend-item"><i style={{ background: colors[o.run.run_id] }} />{names[o.run.run_id]}
+            {o.run.status === "RUNNING" && <span class="status RUNNING small"> live</span>}</Link>
         ))}
       </div>
       <div class="card">
@@ -60,7 +67,7 @@ export function Compare({ query }: { query: URLSearchParams; theme: string }) {
         </table></div>
       </div>
       <ChartControls opts={opts} />
-      <ChartGrid keys={keys} runIds={ovs.map((o) => o.run.run_id)} names={names} colors={colors} opts={opts} refresh={0} />
+      <ChartGrid keys={keys} runIds={ovs.map((o) => o.run.run_id)} names={names} colors={colors} opts={opts} refresh={refresh} />
     </div>
   );
 }

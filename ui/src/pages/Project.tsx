@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, getJson } from "../api";
 import { Link, navigate, setQuery } from "../router";
 import { duration, fmtDuration, fmtNum, fmtTime, ident } from "../format";
+import { useLivePoll } from "../lib/live";
 import { ErrorBox, NotFound } from "./NotFound";
 
 const ROW = 34;
@@ -54,8 +55,9 @@ export function Project({ id, query }: { id: string; query: URLSearchParams }) {
     setScrollTop(0);
   }, [viewKey]);
 
-  const loadPage = (p: number) => {
-    if (loading.current.has(p)) return;
+  // `again` reads a page already loaded (a live refresh); otherwise each page is read once.
+  const loadPage = (p: number, again = false) => {
+    if (loading.current.has(p) && !again) return;
     loading.current.add(p);
     const key = viewKey;
     getJson(`/api/v1/projects/${encodeURIComponent(id)}/run-table`, {
@@ -68,7 +70,7 @@ export function Project({ id, query }: { id: string; query: URLSearchParams }) {
         setPages((old) => new Map(old).set(p, b.runs));
       })
       .catch((e) => {
-        if (key !== viewKeyRef.current) return;
+        if (key !== viewKeyRef.current || again) return;
         loading.current.delete(p);
         setError(e.message);
         setTotal(0);
@@ -84,6 +86,13 @@ export function Project({ id, query }: { id: string; query: URLSearchParams }) {
     if (keys === null && query.get("params") === null) return; // wait for default columns
     for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(last, 0) / PAGE); p++) if (!pages.has(p)) loadPage(p);
   }, [viewKey, first, last, keys === null, total]);
+
+  // Visible pages that hold a running run are read again, so status, duration and metrics move
+  // (only the visible ones: a sweep of thousands of running runs costs a page or two per tick).
+  const livePages = Array.from(pages.entries())
+    .filter(([p, rs]) => p >= Math.floor(first / PAGE) && p <= Math.floor(last / PAGE) && rs.some((r) => r.status === "RUNNING"))
+    .map(([p]) => p);
+  useLivePoll(livePages.length > 0, () => livePages.forEach((p) => loadPage(p, true)), [viewKey]);
 
   const rows: { i: number; row: Row | null }[] = [];
   if (total) for (let i = first; i <= last; i++) rows.push({ i, row: pages.get(Math.floor(i / PAGE))?.[i % PAGE] ?? null });

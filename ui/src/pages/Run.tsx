@@ -4,9 +4,8 @@ import { Link, setQuery } from "../router";
 import { color, duration, fmtDuration, fmtNum, fmtTime } from "../format";
 import { ChartControls, ChartGrid, chartOptions } from "../components/ChartGrid";
 import { ArtifactBrowser, ConsolePanel, MediaPanel } from "../components/Panels";
+import { useLivePoll } from "../lib/live";
 import { ErrorBox, NotFound } from "./NotFound";
-
-const LIVE_MS = 5000;
 
 export function RunPage({ id, query }: { id: string; query: URLSearchParams; theme: string }) {
   const [ov, setOv] = useState<any>(null);
@@ -26,13 +25,9 @@ export function RunPage({ id, query }: { id: string; query: URLSearchParams; the
 
   // A running run updates live: its overview and charts are read again every few seconds.
   const running = ov?.run.status === "RUNNING";
-  useEffect(() => {
-    if (!running) return;
-    const t = setInterval(() => {
-      getJson(`/api/v1/runs/${encodeURIComponent(id)}/overview`).then((b) => { setOv(b); setRefresh((r) => r + 1); }).catch(() => undefined);
-    }, LIVE_MS);
-    return () => clearInterval(t);
-  }, [id, running]);
+  useLivePoll(running, () => {
+    getJson(`/api/v1/runs/${encodeURIComponent(id)}/overview`).then((b) => { setOv(b); setRefresh((r) => r + 1); }).catch(() => undefined);
+  }, [id]);
 
   if (missing) return <NotFound what="run" detail={id} />;
   if (error) return <div class="page"><ErrorBox message={error} /></div>;
