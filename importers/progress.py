@@ -27,7 +27,8 @@ class Progress:
     def start(self, n_runs: int, n_bytes: int) -> None:
         self.n_runs = n_runs
         if not self.live:
-            self.console.print(f"Importing {n_runs} run(s)" + (f", {_size(n_bytes)} of source" if n_bytes else ""))
+            self.console.print(f"Importing {n_runs} run(s)" + (f", {_size(n_bytes)} of source" if n_bytes else ""),
+                               soft_wrap=True)
             return
         from rich.progress import (
             BarColumn,
@@ -71,7 +72,7 @@ class Progress:
             line += f" ({what})"
         if result.error:
             line += f": {result.error}"
-        self.console.print(line, markup=False, highlight=False)
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self._bar is not None:
@@ -88,7 +89,9 @@ def _size(n: int) -> str:
 
 
 def print_summary(summary, console=None) -> None:
-    """Runs, points, media, console lines, artifacts, and everything skipped, with the reason."""
+    """Runs, points, media, console lines, artifacts, and everything skipped, with the reason.
+    Lines other than the table are never wrapped (soft_wrap), so each one can be searched for
+    whole in a log, however long its paths are."""
     from rich.console import Console
     from rich.table import Table
 
@@ -101,7 +104,7 @@ def print_summary(summary, console=None) -> None:
     head = (f"{verb} {n_new} run(s) from {summary.source}"
             + (f" into project '{summary.project}'" if summary.project else "")
             + f" in {summary.seconds:.1f} s")
-    console.print(head, markup=False, highlight=False)
+    console.print(head, markup=False, highlight=False, soft_wrap=True)
     if len(summary.runs) <= 50:
         table = Table(show_edge=False, pad_edge=False)
         for col in ("run", "state", "points", "media", "console", "artifacts", "params", "run id"):
@@ -117,16 +120,16 @@ def print_summary(summary, console=None) -> None:
         f"Totals: {summary.total('points'):,} points, {summary.total('media'):,} media, "
         f"{summary.total('console'):,} console lines, {summary.total('artifacts'):,} artifact files, "
         f"{summary.total('params'):,} params; {done} run(s) already imported (unchanged), {failed} failed",
-        markup=False, highlight=False,
+        markup=False, highlight=False, soft_wrap=True,
     )
     skipped = summary.skipped()
     if skipped:
-        console.print(f"Skipped ({sum(n for _, _, n, _ in skipped):,} item(s)):", markup=False, highlight=False)
+        console.print(f"Skipped ({sum(n for _, _, n, _ in skipped):,} item(s)):", markup=False, highlight=False, soft_wrap=True)
         for run, reason, n, where in skipped:
             console.print(f"  {run}: {n:,} × {reason}" + (f" [{where}]" if where else ""), markup=False,
                           highlight=False)
     else:
-        console.print("Skipped: nothing", markup=False, highlight=False)
+        console.print("Skipped: nothing", markup=False, highlight=False, soft_wrap=True)
     for r in summary.runs:
         if r.error:
-            console.print(f"Failed: {r.name or r.source_id}: {r.error}", markup=False, highlight=False)
+            console.print(f"Failed: {r.name or r.source_id}: {r.error}", markup=False, highlight=False, soft_wrap=True)

@@ -160,7 +160,8 @@ class SwanLabRun(SourceRun):
         last_ts = info.start_time
         report = LogReport(str(self.file))
         saves = []
-        done = 0
+        done = 0  # bytes read since the last progress report
+        reported = 0
         for data in iter_records(self.file, IDENT, MAGIC, report):
             try:
                 rec = pb.Record.FromString(data)
@@ -218,9 +219,12 @@ class SwanLabRun(SourceRun):
                 done += len(data) + 7
                 if done >= 1 << 20:
                     self.progress(done)
+                    reported += done
                     done = 0
-        if self.progress is not None and done:
-            self.progress(done)
+        if self.progress is not None:
+            # Record sizes leave out the file header, block padding and skipped damage: report
+            # the rest too, so the bar ends at the file's size.
+            self.progress(max(report.size - reported, 0))
         for problem in report.problems():
             yield Skipped(problem, where=str(self.file))
         if len(metrics):

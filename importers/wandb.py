@@ -220,7 +220,8 @@ class WandbRun(SourceRun):
             files_dir = f.parent / "files"
             st.files_dir = files_dir
             report = LogReport(str(f))
-            done = 0
+            done = 0  # bytes read since the last progress report
+            reported = 0
             for data in iter_records(f, IDENT, MAGIC, report):
                 try:
                     rec = from_string(data)
@@ -267,9 +268,12 @@ class WandbRun(SourceRun):
                     done += len(data) + 7
                     if done >= 1 << 20:
                         self.progress(done)
+                        reported += done
                         done = 0
-            if self.progress is not None and done:
-                self.progress(done)
+            if self.progress is not None:
+                # Record sizes leave out the file header, block padding and skipped damage:
+                # report the rest too, so the bar ends at the files' size.
+                self.progress(max(report.size - reported, 0))
             for problem in report.problems():
                 yield Skipped(problem, where=str(f))
             st.flush_output()
