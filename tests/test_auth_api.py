@@ -411,3 +411,83 @@ def test_trusted_proxies_decide_whose_address_is_rate_limited(tmp_path):
                 _v1_error(other, 429, "REQUEST_LIMIT_EXCEEDED")
         finally:
             srv.stop()
+
+
+# -- every route ---------------------------------------------------------------------------------------
+# The endpoints anyone may call, each with the reason. The test below fails when an endpoint joins
+# or leaves swan_server.auth.hook.PUBLIC_ENDPOINTS without this list changing with it.
+PUBLIC_BY_DESIGN = {
+    "health": "load balancers and container health checks carry no key",
+    "swanlab.ping": "the SwanLab SDK's `GET /api` reachability check comes before its login",
+    "swanlab.login": "the SDK's login: it checks the key it is sent",
+    "v1.auth_login": "the dashboard's login: it checks the key it is sent",
+    "v1.auth_logout": "ends the session its cookie names, if any; nothing to protect",
+    "swanlab.signed_upload": "a URL the server signed: the signature is the credential",
+    "swanlab.signed_download": "a URL the server signed: the signature is the credential",
+    "ui_index": "the dashboard's shell, which shows the login form",
+    "ui_asset": "the shell's scripts and styles, needed to show the login form",
+    "static": "Flask's static files (the dashboard's, when built in)",
+}
+
+
+def _fill_path_variables(rule: str) -> str:
+    """A plausible value for each `<variable>` of a rule: a refusal must come from the missing
+    credentials, not from a URL that matches nothing."""
+    import re
+
+    samples = {"run_id": "a" * 32, "model_id": "m-" + "0" * 32, "trace_id": "tr-" + "0" * 32,
+               "artifact_path": "0/x.txt", "path": "x.txt", "tag_key": "k", "kind": "scalar", "cuid": "c0123456789",
+               "token": "eyJ4Ijo.x", "prefix": "swan_AbCdEf"}
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: samples.get(m.group(1), "admin"), rule)
+
+
+def _error_format(endpoint: str) -> str:
+    if endpoint.startswith("v1."):
+        return "v1"
+    if endpoint.startswith("swanlab."):
+        return "swanlab"
+    return "mlflow"  # the MLflow routes and the rest (/metrics, /version, the SDK's web links)
+
+
+def test_public_endpoints_are_exactly_the_allow_list():
+    from swan_server.auth.hook import PUBLIC_ENDPOINTS
+
+    assert set(PUBLIC_ENDPOINTS) == set(PUBLIC_BY_DESIGN)
+
+
+def test_every_route_but_the_public_ones_is_401_without_credentials(auth):
+    """Walk the app's url_map: every method of every endpoint outside the allow-list answers 401
+    in its face's error format to a request without credentials and to one with a wrong key,
+    whatever the (filled-in) path variables."""
+    from tests.auth_support import app_rules
+
+    checked = set()
+    failures = []
+    for rule in app_rules():
+        if rule.endpoint in PUBLIC_BY_DESIGN:
+            continue
+        path = _fill_path_variables(rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, bearer("swan_wrong"), {"Cookie": "sid=forged; swan_session=forged"}):
+                r = requests.request(method, auth.url + path, headers=headers, timeout=30, allow_redirects=False,
+                                     data=b"{}" if method in ("POST", "PUT", "PATCH") else None)
+                face = _error_format(rule.endpoint)
+                try:
+                    body = r.json()
+                    shaped = {"v1": lambda b: b["error"]["code"] == "UNAUTHENTICATED",
+                              "swanlab": lambda b: set(b) == {"code", "message"} and b["code"] == "UNAUTHENTICATED",
+                              "mlflow": lambda b: b["error_code"] == "UNAUTHENTICATED"}[face](body)
+                except (ValueError, KeyError, TypeError):
+                    shaped = False
+                if r.status_code != 401 or not shaped:
+                    failures.append((method, path, rule.endpoint, headers, r.status_code, r.text[:200]))
+            checked.add(rule.endpoint)
+    assert not failures, failures[:10]
+    # the walk reached every face (and the signed export download, which is not a signed URL of
+    # the public kind: it needs the caller's own credentials)
+    assert {"metrics", "mlflow:/version:GET", "swanlab.export_download", "swanlab.self_hosted_users",
+            "v1.list_users", "swanlab_web.run_page", "mlflow:/get-artifact:GET"} <= checked
+    assert len(checked) > 200
+    # the public ones answer without credentials
+    assert requests.get(auth.url + "/health", timeout=30).text == "OK"
+    assert requests.get(auth.url + "/api", timeout=30).text == "OK"

@@ -81,9 +81,27 @@ def test_no_credentials_is_401_in_mlflow_json(auth, as_user):
         r = requests.request(method, auth.url + path, json={} if method == "POST" else None, timeout=30)
         assert r.status_code == 401, (path, r.status_code, r.text)
         assert r.json()["error_code"] == "UNAUTHENTICATED" and r.json()["message"], path
-    # the public routes
+    # the public route
     assert requests.get(auth.url + "/health", timeout=30).text == "OK"
-    assert requests.get(auth.url + "/version", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_version_needs_credentials_and_the_client_sends_them(auth, as_user, mode):
+    """`GET /version` is not public: the MLflow client asks for it with the same credentials as
+    every other call (its span logging depends on the answer), so requiring them costs a
+    logged-in client nothing and tells an anonymous prober nothing."""
+    from swan_server import MLFLOW_COMPAT_VERSION
+
+    r = requests.get(auth.url + "/version", timeout=30)
+    assert r.status_code == 401 and r.json()["error_code"] == "UNAUTHENTICATED", r.text
+    client = as_user("viewer", mode)
+    store = client._tracking_client.store
+    type(store)._get_server_version.cache_clear()  # (cached per credentials across clients)
+    version = store._get_server_version(store.get_host_creds())
+    assert version is not None and str(version) == MLFLOW_COMPAT_VERSION
+    anonymous = as_user(None)
+    store = anonymous._tracking_client.store
+    assert store._get_server_version(store.get_host_creds()) is None  # refused: the client carries on
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -41,12 +41,14 @@ SWANLAB_COOKIE = "sid"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # Flask endpoints anyone may call: the health check, the SwanLab ping, the logins (which check
-# the key themselves), signed upload and download URLs (the signature is the credential), the version probe,
-# and the dashboard's static files (the page itself asks for a login).
+# the key themselves), signed upload and download URLs (the signature is the credential), and the
+# dashboard's shell and static files (the page itself asks for a login). `GET /version` is not
+# here: the MLflow client sends its credentials with it as with every call (rest_utils.http_request
+# with the tracking credentials), and MLflow's own auth app requires a login there too.
 PUBLIC_ENDPOINTS = frozenset({
     "health", "swanlab.ping", "swanlab.login", "swanlab.signed_upload", "swanlab.signed_download",
     "v1.auth_login", "v1.auth_logout",
-    "mlflow:/version:GET", "ui_index", "ui_asset", "static",
+    "ui_index", "ui_asset", "static",
 })
 
 ANONYMOUS_ADMIN = Principal(None, "admin", "anonymous")
