@@ -377,7 +377,11 @@ class Importer:
             self.progress.run_started(info.name or info.source_id)
         if self.dry_run:
             result.state = "would import"
-            self._consume(srun, None, result)
+            try:
+                self._consume(srun, None, result)
+            except Exception as exc:  # noqa: BLE001 - reported as the real import would report it
+                result.state = "failed"
+                result.error = _describe(exc)
             return result
         project = self.project_of(info)
         existing = self.known_runs(project).get(info.source_id)
