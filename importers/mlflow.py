@@ -155,6 +155,7 @@ class MlflowRun(SourceRun):
                                           len(inputs)))
 
     def stream(self):
+        yield from self.row.get("skipped") or ()  # damage found when the source was listed
         yield from self.source.history(self.row)
         inputs = self.row.get("inputs") or []
         if inputs:
@@ -170,18 +171,70 @@ def _yaml(path: Path) -> dict:
         import yaml
     except ImportError:
         raise SourceError("reading an mlruns/ folder needs PyYAML (pip install 'swan-tracking[import]')") from None
-    with open(path) as f:
-        data = yaml.safe_load(f)
+    # Bytes decoded as UTF-8 (what MLflow writes), not in the reader's locale encoding.
+    data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     return data if isinstance(data, dict) else {}
 
 
-def _key_files(folder: Path) -> dict[str, str]:
-    """`params/`, `tags/`: one file per key (keys with '/' are nested folders), content = value."""
-    out = {}
+def _files_under(folder: Path, skipped: list[Skipped] | None = None, what: str = "file") -> list[Path]:
+    """Every file under `folder`, sorted, following symbolic links (but not a link back into a
+    folder it is already inside, which would never end). What cannot be read is not dropped
+    silently: a dangling link or an unreadable folder goes into `skipped` as "`what` not imported"
+    (or, without that list, raises SourceError)."""
+    found: list[Path] = []
+
+    def problem(reason: str, where: Path) -> None:
+        if skipped is None:
+            raise SourceError(f"{where}: {reason}")
+        skipped.append(Skipped(f"{what} not imported: {reason}", where=str(where)))
+
+    def walk(d: Path, inside: frozenset = frozenset()) -> None:
+        real = os.path.realpath(d)
+        if real in inside:
+            problem("symbolic link loop (a link to a folder it is inside)", d)
+            return
+        inside = inside | {real}
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            problem(f"folder could not be read ({exc.strerror or exc})", d)
+            return
+        for e in entries:
+            path = Path(e.path)
+            try:
+                if e.is_dir():
+                    walk(path, inside)
+                elif e.is_file():
+                    found.append(path)
+                elif e.is_symlink():
+                    problem("dangling symbolic link (its target is missing)", path)
+            except OSError as exc:
+                problem(f"could not be read ({exc.strerror or exc})", path)
+
     if folder.is_dir():
-        for f in sorted(folder.rglob("*")):
-            if f.is_file():
-                out[f.relative_to(folder).as_posix()] = f.read_text(encoding="utf-8")
+        walk(folder)
+    return sorted(found)
+
+
+def _key_files(folder: Path, skipped: list[Skipped] | None = None) -> dict[str, str]:
+    """`params/`, `tags/`: one file per key (keys with '/' are nested folders), content = value.
+    A file that cannot be read or is not UTF-8 text (a damaged value) is left out and reported
+    in `skipped`; without that list it raises SourceError."""
+    out = {}
+    what = {"params": "param", "tags": "tag", "aliases": "alias"}.get(folder.name, folder.name)
+    for f in _files_under(folder, skipped, what):
+        key = f.relative_to(folder).as_posix()
+        try:
+            out[key] = f.read_bytes().decode("utf-8")
+        except OSError as exc:
+            reason = f"{what} not imported: its file could not be read ({exc.strerror or exc})"
+        except UnicodeDecodeError as exc:
+            reason = f"{what} not imported: its value is not UTF-8 text (damaged at byte {exc.start})"
+        else:
+            continue
+        if skipped is None:
+            raise SourceError(f"{f}: {reason}")
+        skipped.append(Skipped(reason, where=str(f)))
     return out
 
 
@@ -214,61 +267,97 @@ class MlflowFolderSource(_Source):
                 raise SourceError(f"cannot read {d / 'meta.yaml'}: {exc.strerror or exc}") from None
             except Exception as exc:  # noqa: BLE001 - a YAML error
                 raise SourceError(f"{d / 'meta.yaml'}: not MLflow experiment metadata ({exc})") from None
+            # Damage found while listing is reported with the run it belongs to (the experiment's
+            # own, with its first run): the rest of the store is still imported.
+            exp_skipped: list[Skipped] = []
             exp = {"id": str(meta.get("experiment_id", d.name)), "name": meta.get("name") or d.name,
-                   "tags": _key_files(d / "tags"), "lifecycle_stage": meta.get("lifecycle_stage", "active"),
+                   "tags": _key_files(d / "tags", exp_skipped), "lifecycle_stage": meta.get("lifecycle_stage", "active"),
                    "dir": d}
             if not _wanted(experiments, exp["id"], exp["name"]):
                 continue
             self.experiments.append(exp)
-            datasets = {}
+            datasets: dict[str, dict | Skipped] = {}
             if (d / "datasets").is_dir():
                 for ds in sorted((d / "datasets").iterdir()):
                     if (ds / "meta.yaml").is_file():
-                        datasets[ds.name] = _yaml(ds / "meta.yaml")
+                        try:
+                            datasets[ds.name] = _yaml(ds / "meta.yaml")
+                        except Exception as exc:  # noqa: BLE001 - unreadable or not YAML: its inputs are skipped
+                            datasets[ds.name] = Skipped(f"dataset input not imported: its dataset's meta.yaml "
+                                                        f"could not be read ({_reason(exc)})", where=str(ds / "meta.yaml"))
             for rd in sorted(d.iterdir()):
                 if not rd.is_dir() or rd.name in _NOT_RUN_DIRS or not (rd / "meta.yaml").is_file():
                     continue
                 try:
                     rmeta = _yaml(rd / "meta.yaml")
-                except OSError as exc:
-                    raise SourceError(f"cannot read {rd / 'meta.yaml'}: {exc.strerror or exc}") from None
+                except Exception as exc:  # noqa: BLE001 - unreadable or not YAML: no run to import from it
+                    raise SourceError(f"{rd / 'meta.yaml'}: not readable MLflow run metadata ({_reason(exc)}); "
+                                      f"nothing was imported") from None
+                skipped, exp_skipped = exp_skipped, []
                 run_id = str(rmeta.get("run_id") or rmeta.get("run_uuid") or rd.name)
                 inputs = []
                 if (rd / "inputs").is_dir():
                     for inp in sorted((rd / "inputs").iterdir()):
-                        if (inp / "meta.yaml").is_file():
+                        if not (inp / "meta.yaml").is_file():
+                            continue
+                        try:
                             im = _yaml(inp / "meta.yaml")
-                            ds = datasets.get(str(im.get("source_id")))
-                            if ds is not None:
-                                inputs.append({"dataset": _dataset(ds), "tags": im.get("tags") or {}})
-                metric_files = sorted(f for f in (rd / "metrics").rglob("*") if f.is_file()) \
-                    if (rd / "metrics").is_dir() else []
+                        except Exception as exc:  # noqa: BLE001
+                            skipped.append(Skipped(f"dataset input not imported: its meta.yaml could not be read "
+                                                   f"({_reason(exc)})", where=str(inp / "meta.yaml")))
+                            continue
+                        ds = datasets.get(str(im.get("source_id")))
+                        if isinstance(ds, Skipped):
+                            skipped.append(ds)
+                        elif ds is not None:
+                            inputs.append({"dataset": _dataset(ds), "tags": im.get("tags") or {}})
+                metric_files = _files_under(rd / "metrics", skipped, "metric")
                 self.run_rows.append({
                     "run_id": run_id, "run_name": rmeta.get("run_name"), "experiment_name": exp["name"],
                     "user_id": rmeta.get("user_id"), "status": rmeta.get("status"),
                     "start_time": rmeta.get("start_time"), "end_time": rmeta.get("end_time"),
                     "lifecycle_stage": "deleted" if exp["lifecycle_stage"] == "deleted" else rmeta.get("lifecycle_stage"),
-                    "artifact_uri": rmeta.get("artifact_uri"), "params": _key_files(rd / "params"),
-                    "tags": _key_files(rd / "tags"), "inputs": inputs, "dir": rd,
+                    "artifact_uri": rmeta.get("artifact_uri"), "params": _key_files(rd / "params", skipped),
+                    "tags": _key_files(rd / "tags", skipped), "inputs": inputs, "dir": rd,
                     "metric_files": metric_files,
                     "metrics_fp": [(f.relative_to(rd).as_posix(), f.stat().st_size) for f in metric_files],
+                    "skipped": skipped,
                 })
 
     def describe(self) -> str:
         return f"MLflow file store {self.root}"
 
     def history(self, row):
+        """Each metric file line by line, every line on its own: a damaged line (a flipped byte,
+        a field missing) is skipped and reported, and the lines around it still come in."""
         m = Metrics()
         base = row["dir"] / "metrics"
         for f in row["metric_files"]:
             key = f.relative_to(base).as_posix()
-            with open(f, encoding="utf-8") as fh:
-                for line in fh:
-                    parts = line.split()
-                    if len(parts) < 2:
-                        continue
-                    step = int(parts[2]) if len(parts) > 2 else 0
-                    m.add(key, step, int(parts[0]), _float(parts[1]))
+            try:
+                data = f.read_bytes()
+            except OSError as exc:
+                yield Skipped(f"metric not imported: its file could not be read ({exc.strerror or exc})",
+                              where=str(f))
+                continue
+            lines = data.split(b"\n")
+            # MLflow ends every record with a newline; text after the last one is a record whose
+            # write was cut off (its step or its value may be incomplete), never a whole record.
+            unterminated = lines.pop()
+            damaged = []
+            for number, line in enumerate(lines, 1):
+                point = _metric_line(line)
+                if point is None:
+                    if line.strip():
+                        damaged.append(number)
+                    continue
+                m.add(key, point[2], point[0], point[1])
+            if damaged:
+                yield Skipped("damaged metric line (not 'timestamp value [step]' text)", len(damaged),
+                              where=f"{f} line{'s' if len(damaged) > 1 else ''} {_line_list(damaged)}")
+            if unterminated.strip():
+                yield Skipped("cut-off last metric record (no newline after it: the write was interrupted)",
+                              where=f"{f} line {len(lines) + 1}")
             if len(m) >= CHUNK_POINTS:
                 yield m
                 m = Metrics()
@@ -277,6 +366,34 @@ class MlflowFolderSource(_Source):
 
     def artifacts(self, row):
         yield from _local_artifacts(row.get("artifact_uri"), row["dir"] / "artifacts")
+
+
+def _metric_line(line: bytes) -> tuple[int, float, int] | None:
+    """(timestamp, value, step) of one line of a file store metric file, or None when the line is
+    not what MLflow writes: `timestamp value step`, with `dataset_name dataset_digest` after it
+    for a metric logged against a dataset, or `timestamp value` (step 0) from old MLflow."""
+    try:
+        fields = line.decode("ascii").split()
+    except UnicodeDecodeError:
+        return None  # MLflow writes ASCII only: any other byte is damage
+    if len(fields) not in (2, 3, 5) or b"_" in line:
+        return None  # int() and float() would read "1_0" as 10; MLflow never writes it
+    try:
+        return int(fields[0]), _float(fields[1]), int(fields[2]) if len(fields) > 2 else 0
+    except ValueError:
+        return None
+
+
+def _line_list(numbers: list[int], most: int = 10) -> str:
+    shown = ", ".join(str(n) for n in numbers[:most])
+    return shown + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
 def _dataset(ds: dict) -> dict:
@@ -299,9 +416,40 @@ def _local_artifacts(artifact_uri: str | None, fallback: Path | None):
             return
         else:
             return
-    for f in sorted(folder.rglob("*")):
-        if f.is_file():
-            yield Artifact(f.relative_to(folder).as_posix(), local=f, size=f.stat().st_size)
+    problems: list[Skipped] = []
+    for f in _files_under(folder, problems, "artifact"):
+        try:
+            # Opened here, not only when uploaded: an unreadable file is reported and skipped
+            # instead of failing the whole run in the middle of its upload.
+            with open(f, "rb"):
+                size = f.stat().st_size
+        except OSError as exc:
+            problems.append(Skipped(f"artifact not imported: its file could not be read ({exc.strerror or exc})",
+                                    where=str(f)))
+            continue
+        yield Artifact(f.relative_to(folder).as_posix(), local=f, size=size)
+    yield from problems
+
+
+# A plain `postgresql://` or `mysql://` URI (as MLflow users write them) means SQLAlchemy's default
+# driver (psycopg2, mysqlclient), which Swan does not install; the drivers Swan does install
+# (psycopg 3, PyMySQL) read the same databases.
+_INSTALLED_DRIVERS = {
+    "postgresql": ("psycopg2", "postgresql+psycopg", "psycopg"),
+    "postgres": (None, "postgresql+psycopg", "psycopg"),
+    "mysql": ("MySQLdb", "mysql+pymysql", "pymysql"),
+    "mariadb": ("MySQLdb", "mysql+pymysql", "pymysql"),
+}
+
+
+def _with_installed_driver(url) -> str:
+    """The database URI with a driver that is installed, when the one it names by default is not."""
+    from importlib.util import find_spec
+
+    default_module, replacement, module = _INSTALLED_DRIVERS.get(url.drivername, (None, None, None))
+    if replacement and not (default_module and find_spec(default_module)) and find_spec(module):
+        url = url.set(drivername=replacement)
+    return url.render_as_string(hide_password=False)
 
 
 # -- database -----------------------------------------------------------------------------------------
@@ -322,6 +470,8 @@ class MlflowDbSource(_Source):
                 raise SourceError(f"{uri}: no such SQLite database file")
             # Read-only: never migrate or lock the user's database.
             uri = f"sqlite:///file:{Path(db).resolve()}?mode=ro&uri=true"
+        else:
+            uri = _with_installed_driver(url)
         try:
             self.engine = create_engine(uri)
             with self.engine.connect() as conn:
@@ -334,47 +484,51 @@ class MlflowDbSource(_Source):
                               f"{', '.join(sorted(needed - tables))})")
         self.text = text
         self.has_inputs = {"inputs", "datasets", "input_tags"} <= tables
-        with self.engine.connect() as conn:
-            exps = conn.execute(text("SELECT experiment_id, name, lifecycle_stage FROM experiments "
-                                     "ORDER BY experiment_id")).all()
-            exp_tags: dict = {}
-            if "experiment_tags" in tables:
-                for k, v, eid in conn.execute(text("SELECT key, value, experiment_id FROM experiment_tags")):
-                    exp_tags.setdefault(str(eid), {})[k] = v
-            names = {}
-            for eid, name, stage in exps:
-                if not _wanted(experiments, str(eid), name):
-                    continue
-                names[str(eid)] = (name, stage)
-                self.experiments.append({"id": str(eid), "name": name, "tags": exp_tags.get(str(eid), {}),
-                                         "lifecycle_stage": stage})
-            cols = {c["name"] for c in inspect(conn).get_columns("runs")}
-            name_col = "name" if "name" in cols else "NULL"
-            rows = conn.execute(text(
-                f"SELECT run_uuid, {name_col}, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, "
-                "artifact_uri FROM runs ORDER BY start_time, run_uuid")).all()
-            params: dict = {}
-            for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM params")):
-                params.setdefault(rid, {})[k] = v
-            tags: dict = {}
-            for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM tags")):
-                tags.setdefault(rid, {})[k] = v
-            mfp: dict = {}
-            for rid, n, mx in conn.execute(text("SELECT run_uuid, COUNT(*), MAX(timestamp) FROM metrics GROUP BY run_uuid")):
-                mfp[rid] = (n, mx)
-            inputs: dict = {}
-            if self.has_inputs:
-                itags: dict = {}
-                for iid, k, v in conn.execute(text("SELECT input_uuid, name, value FROM input_tags")):
-                    itags.setdefault(iid, {})[k] = v
-                q = text("SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
-                         "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d "
-                         "ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'")
-                for iid, rid, name, digest, stype, src, schema, profile in conn.execute(q):
-                    inputs.setdefault(rid, []).append({
-                        "dataset": {"name": name, "digest": digest, "source_type": stype, "source": src,
-                                    "schema": schema, "profile": profile},
-                        "tags": itags.get(iid, {})})
+        try:
+            with self.engine.connect() as conn:
+                exps = conn.execute(text("SELECT experiment_id, name, lifecycle_stage FROM experiments "
+                                         "ORDER BY experiment_id")).all()
+                exp_tags: dict = {}
+                if "experiment_tags" in tables:
+                    for k, v, eid in conn.execute(text("SELECT key, value, experiment_id FROM experiment_tags")):
+                        exp_tags.setdefault(str(eid), {})[k] = v
+                names = {}
+                for eid, name, stage in exps:
+                    if not _wanted(experiments, str(eid), name):
+                        continue
+                    names[str(eid)] = (name, stage)
+                    self.experiments.append({"id": str(eid), "name": name, "tags": exp_tags.get(str(eid), {}),
+                                             "lifecycle_stage": stage})
+                cols = {c["name"] for c in inspect(conn).get_columns("runs")}
+                name_col = "name" if "name" in cols else "NULL"
+                rows = conn.execute(text(
+                    f"SELECT run_uuid, {name_col}, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, "
+                    "artifact_uri FROM runs ORDER BY start_time, run_uuid")).all()
+                params: dict = {}
+                for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM params")):
+                    params.setdefault(rid, {})[k] = v
+                tags: dict = {}
+                for k, v, rid in conn.execute(text("SELECT key, value, run_uuid FROM tags")):
+                    tags.setdefault(rid, {})[k] = v
+                mfp: dict = {}
+                for rid, n, mx in conn.execute(text("SELECT run_uuid, COUNT(*), MAX(timestamp) FROM metrics GROUP BY run_uuid")):
+                    mfp[rid] = (n, mx)
+                inputs: dict = {}
+                if self.has_inputs:
+                    itags: dict = {}
+                    for iid, k, v in conn.execute(text("SELECT input_uuid, name, value FROM input_tags")):
+                        itags.setdefault(iid, {})[k] = v
+                    q = text("SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
+                             "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d "
+                             "ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'")
+                    for iid, rid, name, digest, stype, src, schema, profile in conn.execute(q):
+                        inputs.setdefault(rid, []).append({
+                            "dataset": {"name": name, "digest": digest, "source_type": stype, "source": src,
+                                        "schema": schema, "profile": profile},
+                            "tags": itags.get(iid, {})})
+        except Exception as exc:  # noqa: BLE001 - a damaged database or a schema MLflow never wrote
+            raise SourceError(f"cannot read the MLflow database {self.tracking_uri}: "
+                              f"{_reason(exc)}; nothing was imported") from None
         for rid, name, eid, user, status, start, end, stage, art in rows:
             if str(eid) not in names:
                 continue
@@ -409,7 +563,11 @@ class MlflowDbSource(_Source):
 
 # -- live server --------------------------------------------------------------------------------------
 class MlflowServerSource(_Source):
-    def __init__(self, url: str, session=None, page_size: int = 1000, experiments: list[str] | None = None):
+    # The most each list returns per request on an MLflow server; `page_size` asks for fewer.
+    LARGEST_PAGE = {"experiments/search": 1000, "runs/search": 1000, "metrics/get-history": 25000,
+                    "logged-models/search": 100, "registered-models/search": 1000, "model-versions/search": 10000}
+
+    def __init__(self, url: str, session=None, page_size: int | None = None, experiments: list[str] | None = None):
         super().__init__(experiments)
         import requests
 
@@ -423,7 +581,7 @@ class MlflowServerSource(_Source):
             self.session.auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
         self.page_size = page_size
         try:
-            exps = list(self._paged("POST", "experiments/search", {"max_results": page_size, "view_type": "ALL"},
+            exps = list(self._paged("POST", "experiments/search", {"view_type": "ALL"},
                                     "experiments"))
         except SourceError:
             raise
@@ -439,7 +597,7 @@ class MlflowServerSource(_Source):
             ids.append(e["experiment_id"])
         names = {e["id"]: e for e in self.experiments}
         for i in range(0, len(ids), 100):
-            body = {"experiment_ids": ids[i:i + 100], "max_results": page_size, "run_view_type": "ALL"}
+            body = {"experiment_ids": ids[i:i + 100], "run_view_type": "ALL"}
             for r in self._paged("POST", "runs/search", body, "runs"):
                 info, data = r["info"], r.get("data", {})
                 exp = names.get(info["experiment_id"], {})
@@ -481,12 +639,17 @@ class MlflowServerSource(_Source):
         return resp.json()
 
     def _paged(self, method: str, path: str, body: dict, field: str):
+        """Every item of a listing, page by page; `max_results` is set here for the lists that
+        take one (the largest page the server gives, or `page_size` when that is smaller)."""
+        largest = self.LARGEST_PAGE.get(path)
+        if largest is not None:
+            body = {**body, "max_results": min(largest, self.page_size or largest)}
         return mlflow_pages(self._call, method, path, body, field)
 
     def history(self, row):
         m = Metrics()
         for key in row.get("metric_keys", []):
-            params = {"run_id": row["run_id"], "metric_key": key, "max_results": 25000}
+            params = {"run_id": row["run_id"], "metric_key": key}
             for p in self._paged("GET", "metrics/get-history", params, "metrics"):
                 v = p.get("value")
                 v = float(v) if not isinstance(v, str) else float(v.replace("Infinity", "inf"))
@@ -535,7 +698,7 @@ class MlflowServerSource(_Source):
         try:
             for i in range(0, len(ids), 100):
                 for lm in self._paged("POST", "logged-models/search",
-                                      {"experiment_ids": ids[i:i + 100], "max_results": 100}, "models"):
+                                      {"experiment_ids": ids[i:i + 100]}, "models"):
                     rid = (lm.get("info") or {}).get("source_run_id")
                     if rid:
                         by_run.setdefault(rid, {}).setdefault("logged_models", []).append(lm)
@@ -543,9 +706,9 @@ class MlflowServerSource(_Source):
             pass  # an MLflow 2 server: no logged models
         try:
             registered = {m["name"]: m for m in self._paged("GET", "registered-models/search",
-                                                            {"max_results": 1000}, "registered_models")}
+                                                            {}, "registered_models")}
             ours = {r["run_id"] for r in self.run_rows}
-            for mv in self._paged("GET", "model-versions/search", {"max_results": 10000}, "model_versions"):
+            for mv in self._paged("GET", "model-versions/search", {}, "model_versions"):
                 rid = mv.get("run_id")
                 if rid in ours:
                     entry = by_run.setdefault(rid, {}).setdefault("registered_models", {})

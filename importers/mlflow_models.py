@@ -342,7 +342,7 @@ def read_server(src) -> ModelSet:
     ids = list(names)
     try:
         for i in range(0, len(ids), 100):
-            for m in src._paged("POST", "logged-models/search", {"experiment_ids": ids[i:i + 100], "max_results": 100},
+            for m in src._paged("POST", "logged-models/search", {"experiment_ids": ids[i:i + 100]},
                                 "models"):
                 info, data = m.get("info") or {}, m.get("data") or {}
                 eid = str(info.get("experiment_id"))
@@ -366,8 +366,8 @@ def read_server(src) -> ModelSet:
         for m in row.get("model_inputs") or []:
             out.inputs.setdefault(m["model_id"], []).append(row["run_id"])
     try:
-        models = list(src._paged("GET", "registered-models/search", {"max_results": 1000}, "registered_models"))
-        versions = list(src._paged("GET", "model-versions/search", {"max_results": 10000}, "model_versions"))
+        models = list(src._paged("GET", "registered-models/search", {}, "registered_models"))
+        versions = list(src._paged("GET", "model-versions/search", {}, "model_versions"))
     except SourceError:
         return out
     by_name = {}

@@ -1,7 +1,9 @@
-"""`swan import mlflow` from the three kinds of source: an mlruns/ file store and a SQLite store
-written by the real MLflow client, and a live MLflow server (Swan's own MLflow face, seeded by the
-MLflow client). Every metric point, param, tag, time, status, parent link, dataset input and
-artifact is checked against what the writer logged; re-import, bad input. Models: MLflow 3 logged
+"""`swan import mlflow` from the three kinds of source: an mlruns/ file store, a SQLite store and a
+PostgreSQL store written by the real MLflow client, and a live MLflow server (Swan's own MLflow
+face, and a second, separate Swan server read with pages of 2 on every list). Every metric point,
+param, tag, time, status, parent link, dataset input and artifact is checked against what the
+writer logged; re-import, bad input, a damaged mlruns/ folder (every intact record recovered, the
+rest named in the summary), a dry run of a source that fails mid-read. Models: MLflow 3 logged
 models (files, params, tags, metrics, run links) and the registry (versions, aliases, stages,
 prompts), checked by loading `models:/NAME/N` and `models:/NAME@alias` from Swan."""
 
@@ -15,6 +17,7 @@ import pytest
 
 from tests.import_support import (
     client,
+    cut_tail,
     project_exists,
     run_script,
     runs_by_name,
@@ -498,3 +501,332 @@ def test_live_server_logged_models(server, tmp_path, mlflow_client, unique_name)
     _, summary, _ = swan_import(server, "mlflow", server.url, "--project", unique_name, "--experiment", source_exp)
     assert {(m["name"], m["state"]) for m in summary["models"]} == {("reg", "already imported"), (name, "skipped")}
     assert len(mlflow_client.search_logged_models(experiment_ids=[project_id])) == 1
+
+
+# -- a damaged mlruns/ folder -------------------------------------------------------------------------------
+DAMAGE_WRITER = r"""
+import json, sys
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+
+c = MlflowClient(sys.argv[1])
+T0 = 1_700_000_000_000
+exp = c.create_experiment("damaged")
+r = c.create_run(exp, start_time=T0, run_name="damaged-run")
+rid = r.info.run_id
+c.log_batch(rid, metrics=[Metric("loss", 1.0 / (i + 1), T0 + i * 10, i) for i in range(200)],
+            params=[Param("lr", "0.01"), Param("opt", "adam")])
+c.log_batch(rid, metrics=[Metric("acc", i / 50, T0 + i, i) for i in range(50)])
+open("kept.txt", "w").write("kept")
+c.log_artifact(rid, "kept.txt")
+c.set_terminated(rid, "FINISHED", end_time=T0 + 5000)
+print(json.dumps({"run": rid, "experiment": exp}))
+"""
+
+
+@pytest.fixture()
+def damaged_file_store(tmp_path):
+    """An mlruns/ folder written by the MLflow client, then damaged the ways a disk or an
+    interrupted write damages one: a byte flipped inside line 100 of `metrics/loss`, the last
+    record of `metrics/acc` cut off after its value (its step and newline lost), a param file with
+    a byte that is not UTF-8, and dangling links among the metric and artifact files."""
+    ids = json.loads(run_script(tmp_path, DAMAGE_WRITER, env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+                                args=[(tmp_path / "mlruns").as_uri()]).stdout.strip().splitlines()[-1])
+    run_dir = tmp_path / "mlruns" / ids["experiment"] / ids["run"]
+    loss = run_dir / "metrics" / "loss"
+    lines = loss.read_bytes().split(b"\n")
+    assert lines[99].startswith(str(T0 + 990).encode())  # the record of step 99
+    data = bytearray(loss.read_bytes())
+    data[sum(len(line) + 1 for line in lines[:99]) + 5] ^= 0xFF  # inside step 99's timestamp
+    loss.write_bytes(bytes(data))
+    acc = run_dir / "metrics" / "acc"
+    assert acc.read_bytes().endswith(b" 0.98 49\n")
+    cut_tail(acc, len(" 49\n"))
+    (run_dir / "params" / "opt").write_bytes(b"ad\xffam")
+    (run_dir / "metrics" / "ghost").symlink_to(tmp_path / "missing-metric")
+    (run_dir / "artifacts" / "gone.txt").symlink_to(tmp_path / "missing-artifact")
+    return tmp_path / "mlruns", run_dir
+
+
+def _skips(summary) -> dict[str, tuple[str, int]]:
+    """What the summary says was skipped: where → (reason, count)."""
+    return {s["where"]: (s["reason"], s["count"]) for r in summary["runs"] for s in r["skipped"]}
+
+
+def _expected_damage_skips(run_dir) -> dict[str, tuple[str, int]]:
+    return {
+        f"{run_dir}/metrics/loss line 100": ("damaged metric line (not 'timestamp value [step]' text)", 1),
+        f"{run_dir}/metrics/acc line 50": (
+            "cut-off last metric record (no newline after it: the write was interrupted)", 1),
+        f"{run_dir}/params/opt": ("param not imported: its value is not UTF-8 text (damaged at byte 2)", 1),
+        f"{run_dir}/metrics/ghost": ("metric not imported: dangling symbolic link (its target is missing)", 1),
+        f"{run_dir}/artifacts/gone.txt": ("artifact not imported: dangling symbolic link (its target is missing)", 1),
+    }
+
+
+def test_damaged_file_store_recovers_every_intact_record(server, damaged_file_store, unique_name):
+    """Every intact line of a damaged metric file comes in with its step and timestamp; the
+    damaged line, the cut-off last record, the undecodable param and the dangling files are left
+    out and named in the summary; the run is imported, not failed."""
+    path, run_dir = damaged_file_store
+    c = client(server)
+    _, dry, _ = swan_import(server, "mlflow", path, "--project", unique_name, "--dry-run")
+    assert [(r["state"], r["points"]) for r in dry["runs"]] == [("would import", 199 + 49)]
+    assert _skips(dry) == _expected_damage_skips(run_dir)
+    assert not project_exists(c, unique_name)
+
+    _, summary, out = swan_import(server, "mlflow", path, "--project", unique_name)
+    assert [(r["state"], r["points"], r["error"]) for r in summary["runs"]] == [("imported", 199 + 49, None)], out
+    assert _skips(summary) == _expected_damage_skips(run_dir)
+    (run,) = runs_by_name(c, unique_name).values()
+    rid = run["run_id"]
+    assert _history(c, rid, "loss") == [(i, T0 + i * 10, 1.0 / (i + 1)) for i in range(200) if i != 99]
+    # the cut-off record is not stored at step 0 (nor anywhere): steps 0-48 only, each once
+    assert _history(c, rid, "acc") == [(i, T0 + i, i / 50) for i in range(49)]
+    full = c.get_run(rid)
+    assert set(full["metrics"]) == {"loss", "acc"}
+    assert full["params"] == {"lr": "0.01"}
+    assert (full["status"], full["end_time"]) == ("FINISHED", T0 + 5000)
+    assert sorted(f["path"] for f in c.list_artifacts(rid)) == ["kept.txt"]
+    assert c.download_artifact(rid, "kept.txt") == b"kept"
+
+    before = server_counts(c, unique_name)
+    _, again, _ = swan_import(server, "mlflow", path, "--project", unique_name)
+    assert [r["state"] for r in again["runs"]] == ["already imported"]
+    assert server_counts(c, unique_name) == before
+
+
+def test_dry_run_of_a_source_that_fails_mid_read_reports_it(tmp_path, capsys):
+    """A live MLflow server that goes away after its runs were listed: the dry run reports the
+    run as failed, with the reason, and exits 1, instead of ending in a traceback."""
+    from mlflow import MlflowClient
+
+    from importers.cli import run_import
+    from importers.mlflow import MlflowServerSource
+    from tests.server import LiveServer
+
+    source_server = LiveServer(tmp_path / "source-home").start()
+    try:
+        mc = MlflowClient(source_server.url)
+        run = mc.create_run(mc.create_experiment("goes-away"), run_name="r")
+        mc.log_metric(run.info.run_id, "loss", 0.5, step=1)
+
+        def source():
+            opened = MlflowServerSource(source_server.url)
+            source_server.stop()  # the runs are listed; their histories can no longer be read
+            return opened
+
+        with pytest.raises(SystemExit) as done:
+            run_import(source, project="p", workspace=None, dry_run=True, tracking_uri=None, api_key=None,
+                       as_json=True, default_project="Default")
+    finally:
+        source_server.stop()
+    assert done.value.code == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    summary = json.loads(captured.out)
+    (result,) = summary["runs"]
+    assert result["state"] == "failed" and result["error"].startswith("ConnectionError"), result
+
+
+# -- a second, separate live server as the source, every list paged ----------------------------------------
+SOURCE_SERVER_WRITER = r"""
+import json, os, sys, tempfile
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus, Metric, Param
+
+url, prefix = sys.argv[1:3]
+c = MlflowClient(url)
+T0 = 1_700_000_000_000
+exps = {x: c.create_experiment(f"{prefix}-{x}", tags={"which": x}) for x in "abc"}
+runs = {}
+for e, (x, exp) in enumerate(sorted(exps.items())):
+    for r in range(3):
+        name = f"{x}{r}"
+        run = c.create_run(exp, start_time=T0 + 100 * (3 * e + r), run_name=name, tags={"k": name})
+        c.log_batch(run.info.run_id, params=[Param("lr", str(r + 1))],
+                    metrics=[Metric("loss", 10 * e + r + 1.0 / (i + 1), T0 + i * 10, i) for i in range(7)])
+        c.set_terminated(run.info.run_id, "FINISHED", end_time=T0 + 10_000 + r)
+        runs[name] = run.info.run_id
+os.makedirs("art/sub/deeper", exist_ok=True)
+open("art/a.txt", "w").write("top")
+open("art/sub/b.txt", "w").write("middle")
+open("art/sub/deeper/c.bin", "wb").write(bytes(range(256)))
+c.log_artifacts(runs["a0"], "art")
+models = {}
+for i in range(3):
+    m = c.create_logged_model(exps["a"], name=f"lm{i}", source_run_id=runs["a0"], params={"i": str(i)},
+                              tags={"t": str(i)})
+    d = tempfile.mkdtemp()
+    os.makedirs(os.path.join(d, "data"))
+    open(os.path.join(d, "MLmodel"), "w").write(f"model {i}\n")
+    open(os.path.join(d, "data", "w.bin"), "wb").write(bytes([i]) * 100)
+    c.log_model_artifacts(m.model_id, d)
+    c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
+    models[f"lm{i}"] = m.model_id
+art_uri = c.get_run(runs["a1"]).info.artifact_uri
+reg = [f"{prefix}-reg{j}" for j in range(3)]
+for j, name in enumerate(reg):
+    c.create_registered_model(name, tags={"team": f"t{j}"}, description=f"model {j}")
+c.create_model_version(reg[0], f"models:/{models['lm0']}", run_id=runs["a0"], tags={"v": "1"},
+                       model_id=models["lm0"], description="first")
+c.create_model_version(reg[0], f"{art_uri}/sub", run_id=runs["a1"], tags={"v": "2"})
+c.create_model_version(reg[0], f"models:/{models['lm1']}", run_id=runs["a0"], model_id=models["lm1"])
+c.transition_model_version_stage(reg[0], "1", "Production")
+c.set_registered_model_alias(reg[0], "champion", "1")
+c.set_registered_model_alias(reg[0], "challenger", "3")
+c.create_model_version(reg[1], f"models:/{models['lm2']}", run_id=runs["a0"], model_id=models["lm2"])
+c.create_model_version(reg[2], f"{c.get_run(runs['b0']).info.artifact_uri}/nothing", run_id=runs["b0"])
+c.set_registered_model_alias(reg[2], "only", "1")
+print(json.dumps({"runs": runs, "models": models, "registered": reg, "experiments": exps}))
+"""
+
+
+def _registry_view(mc, name: str) -> dict:
+    rm = mc.get_registered_model(name)
+    versions = sorted(mc.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    return {"description": rm.description, "tags": _strip(rm.tags), "aliases": {k: str(v) for k, v in rm.aliases.items()},
+            "versions": [(int(v.version), v.current_stage, v.description or "", _strip(v.tags)) for v in versions]}
+
+
+def _model_files(mc, model_id: str, path: str | None = None) -> list[tuple[str, int | None]]:
+    """A logged model's artifact tree as (path, size) pairs, folders with size None."""
+    out = []
+    for f in mc.list_logged_model_artifacts(model_id, path):
+        out.append((f.path, None if f.is_dir else f.file_size))
+        if f.is_dir:
+            out += _model_files(mc, model_id, f.path)
+    return sorted(out)
+
+
+def test_second_live_server_as_source_every_list_paged(server, tmp_path, mlflow_client, unique_name, capsys):
+    """A separate Swan server, seeded by the MLflow client, is the source; with pages of 2 every
+    list the importer reads (experiments, runs, metric histories, logged models, registered models,
+    model versions) takes more than one request. Every run, point, artifact, logged model and
+    registered model (versions, stages, tags, aliases) arrives in the target."""
+    import mlflow
+    import requests
+    from mlflow import MlflowClient
+
+    from importers.cli import run_import
+    from importers.mlflow import MlflowServerSource
+    from tests.server import LiveServer
+
+    class RecordingSession(requests.Session):
+        """A real session that remembers which MLflow lists were asked for a next page."""
+
+        next_pages: set[str] = set()
+
+        def request(self, method, url, params=None, json=None, **kw):
+            token = (params or {}).get("page_token") or (json or {}).get("page_token")
+            if token and "/api/2.0/mlflow/" in url:
+                self.next_pages.add(url.split("/api/2.0/mlflow/", 1)[1])
+            return super().request(method, url, params=params, json=json, **kw)
+
+    source_server = LiveServer(tmp_path / "source-home").start()
+    try:
+        src = json.loads(run_script(tmp_path, SOURCE_SERVER_WRITER, args=[source_server.url, unique_name])
+                         .stdout.strip().splitlines()[-1])
+        smc = MlflowClient(source_server.url)
+        source_registry = {name: _registry_view(smc, name) for name in src["registered"]}
+        source_files = {mid: _model_files(smc, mid) for mid in src["models"].values()}
+        assert source_files[src["models"]["lm1"]] == [("MLmodel", 8), ("data", None), ("data/w.bin", 100)]
+
+        def source():
+            return MlflowServerSource(source_server.url, session=RecordingSession(), page_size=2)
+
+        with pytest.raises(SystemExit) as done:
+            run_import(source, project=None, workspace=None, dry_run=False, tracking_uri=server.url, api_key=None,
+                       as_json=True, default_project="Default")
+            raise SystemExit(0)
+        summary = json.loads(capsys.readouterr().out)
+        assert done.value.code == 0, summary
+        assert RecordingSession.next_pages >= {"experiments/search", "runs/search", "metrics/get-history",
+                                               "logged-models/search", "registered-models/search",
+                                               "model-versions/search"}
+        assert sorted(r["state"] for r in summary["runs"]) == ["imported"] * 9
+        assert {(m["kind"], m["name"]): m["state"] for m in summary["models"]} == {
+            **{("logged model", f"lm{i}"): "imported" for i in range(3)},
+            **{("registered model", name): "imported" for name in src["registered"]}}, summary["models"]
+
+        # a second import from the same server writes nothing
+        c = client(server)
+        before = ({x: server_counts(c, f"{unique_name}-{x}") for x in "abc"},
+                  {name: _registry_view(mlflow_client, name) for name in src["registered"]})
+        with pytest.raises(SystemExit) as done:
+            run_import(source, project=None, workspace=None, dry_run=False, tracking_uri=server.url, api_key=None,
+                       as_json=True, default_project="Default")
+            raise SystemExit(0)
+        again = json.loads(capsys.readouterr().out)
+        assert done.value.code == 0, again
+        assert [r["state"] for r in again["runs"]] == ["already imported"] * 9
+        assert {m["state"] for m in again["models"]} == {"already imported"}, again["models"]
+        assert before == ({x: server_counts(c, f"{unique_name}-{x}") for x in "abc"},
+                          {name: _registry_view(mlflow_client, name) for name in src["registered"]})
+    finally:
+        source_server.stop()
+
+    c = client(server)
+    target_runs = {}
+    for e, x in enumerate("abc"):
+        project = f"{unique_name}-{x}"
+        assert c.project_by_name(project)["tags"]["which"] == x
+        runs = runs_by_name(c, project)
+        assert set(runs) == {f"{x}{r}" for r in range(3)}
+        for r in range(3):
+            run = c.get_run(runs[f"{x}{r}"]["run_id"])
+            target_runs[f"{x}{r}"] = run["run_id"]
+            assert run["tags"]["swan.import.source_run_id"] == src["runs"][f"{x}{r}"]
+            assert _history(c, run["run_id"], "loss") == [(i, T0 + i * 10, 10 * e + r + 1.0 / (i + 1)) for i in range(7)]
+            assert (run["params"], run["tags"]["k"], run["status"]) == ({"lr": str(r + 1)}, f"{x}{r}", "FINISHED")
+            assert (run["start_time"], run["end_time"]) == (T0 + 100 * (3 * e + r), T0 + 10_000 + r)
+    a0 = target_runs["a0"]
+    assert c.download_artifact(a0, "a.txt") == b"top"
+    assert c.download_artifact(a0, "sub/b.txt") == b"middle"
+    assert c.download_artifact(a0, "sub/deeper/c.bin") == bytes(range(256))
+
+    # logged models: new ids, the imported run as their source, the same params, tags and files
+    project_a = c.project_by_name(f"{unique_name}-a")["id"]
+    target_models = {m.name: m for m in mlflow_client.search_logged_models(experiment_ids=[project_a])}
+    assert set(target_models) == {"lm0", "lm1", "lm2"}
+    for i in range(3):
+        m = target_models[f"lm{i}"]
+        assert m.model_id != src["models"][f"lm{i}"] and m.source_run_id == a0
+        assert (m.params, _strip(m.tags), str(m.status)) == ({"i": str(i)}, {"t": str(i)}, "READY")
+        assert _model_files(mlflow_client, m.model_id) == source_files[src["models"][f"lm{i}"]]
+        files = _tree(mlflow.artifacts.download_artifacts(f"models:/{m.model_id}", dst_path=str(tmp_path / m.model_id)))
+        files.pop("registered_model_meta")  # written by the MLflow client's download itself, not stored
+        assert files == {"MLmodel": f"model {i}\n".encode(), "data/w.bin": bytes([i]) * 100}
+
+    # the registry: every model, version, stage, tag and alias, sources pointed at the imports
+    for name in src["registered"]:
+        assert _registry_view(mlflow_client, name) == source_registry[name]
+    versions = {int(v.version): v for v in mlflow_client.search_model_versions(f"name = '{src['registered'][0]}'")}
+    assert (versions[1].source, versions[1].run_id) == (f"models:/{target_models['lm0'].model_id}", a0)
+    assert (versions[2].source, versions[2].run_id) == (f"runs:/{target_runs['a1']}/sub", target_runs["a1"])
+    assert (versions[3].source, versions[3].run_id) == (f"models:/{target_models['lm1'].model_id}", a0)
+    assert source_registry[src["registered"][0]]["aliases"] == {"champion": "1", "challenger": "3"}
+
+
+# -- an MLflow database on PostgreSQL ------------------------------------------------------------------------
+def test_postgresql_store(server, tmp_path, unique_name):
+    """An MLflow store on PostgreSQL, its schema and runs made by the MLflow client, imported from
+    the plain `postgresql://` URI an MLflow user writes; checked point by point, then re-imported."""
+    from tests.databases import TempDatabase
+
+    db = TempDatabase("postgresql").create()
+    try:
+        # The MLflow client is given the psycopg 3 driver the suite installs (plain `postgresql://`
+        # means psycopg2 to SQLAlchemy); the importer is given the plain URI and must cope.
+        ids = _write(tmp_path, db.uri.replace("postgresql://", "postgresql+psycopg://", 1), "exp-postgres")
+        c = client(server)
+        _, summary, _ = swan_import(server, "mlflow", db.uri, "--project", unique_name)
+        assert summary["source"] == f"MLflow database {db.uri}"
+        assert summary["totals"]["points"] == 1500 + 2 + 1 + 1
+        check_import(server, c, unique_name, ids, db.uri)
+        before = server_counts(c, unique_name)
+        _, summary, _ = swan_import(server, "mlflow", db.uri, "--project", unique_name)
+        assert [r["state"] for r in summary["runs"]] == ["already imported"] * 3
+        assert server_counts(c, unique_name) == before
+    finally:
+        db.drop()
