@@ -742,6 +742,8 @@ class WandbApiRun(SourceRun):
                 name = getattr(f, "name", "")
                 if not name or name in st.referenced or name.startswith("media/") and name in downloaded:
                     continue
+                if name == "output.log":
+                    self._console_from_output_log(f, st, tmp.name)
                 yield Artifact(f"wandb/files/{name}", fetch=_downloader(f, name), size=getattr(f, "size", None))
             st.config = dict(getattr(run, "config", {}) or {})
             st.summary = dict(getattr(run, "summary", {}) or {})
@@ -775,6 +777,23 @@ class WandbApiRun(SourceRun):
                 info.end_time = max(info.end_time or 0, info.start_time + int(runtime * 1000))
         finally:
             tmp.cleanup()
+
+    def _console_from_output_log(self, f, st: _State, tmp: str) -> None:
+        """The run's console, as the local importer gives it, from `output.log` (the API has no
+        per-line records: stdout and stderr are merged, and a line's time is not kept, so every
+        line is INFO at the run's start time). The file is kept as an artifact too."""
+        try:
+            f.download(root=tmp, replace=True)
+            text = (Path(tmp) / "output.log").read_bytes().decode("utf-8", "replace")  # keep \r as written
+        except Exception as exc:  # noqa: BLE001 - still kept as an artifact; say why there are no lines
+            st.skip(f"console output (output.log) could not be read as lines: {_one_line(exc)}")
+            return
+        when = st.info.start_time or 0
+        lines = text.split("\n")  # not splitlines(): a lone \r is a terminal overwrite, not a line end
+        if lines and lines[-1] == "":
+            lines.pop()
+        for line in lines:
+            st.console.add(line.rstrip("\r").rsplit("\r", 1)[-1], when, "INFO")
 
     def _system(self, st: _State) -> None:
         history = getattr(self.run, "history", None)

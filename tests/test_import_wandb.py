@@ -323,6 +323,22 @@ def test_cut_off_tail_is_reported(server, wb_big, tmp_path, unique_name):
     assert any(r.startswith("incomplete last record") for r in reasons), reasons
 
 
+def test_online_style_run_folder_name(server, wb, tmp_path, unique_name):
+    """`wandb/run-<time>-<id>` (a run logged online) is read like `offline-run-*`: the same run,
+    the same points."""
+    c = client(server)
+    online_style = tmp_path / "wandb" / wb["run"].name.removeprefix("offline-")
+    shutil.copytree(wb["run"], online_style)
+    assert online_style.name.startswith("run-")
+    _, summary, _ = swan_import(server, "wandb", tmp_path, "--project", unique_name)
+    (run,) = summary["runs"]
+    assert run["state"] == "imported" and run["name"] == "rich run"
+    full = c.get_run(run["run_id"])
+    assert full["tags"]["swan.import.source"] == f"wandb:wb-proj/{wb['truth']['run_id']}"
+    assert len(c.get_history(run["run_id"], "train/loss")["step"]) == 60
+    assert skipped_reasons(summary) == []
+
+
 def test_bad_input_is_a_clear_error_and_writes_nothing(server, wb, tmp_path, unique_name):
     c = client(server)
     empty = tmp_path / "empty"
@@ -371,7 +387,7 @@ class FakeRun:
         self.lastHistoryStep = 99
         self.sweep = None
         self._files = {"media/images/p_5_abc.png": FakeFile("media/images/p_5_abc.png", png),
-                       "output.log": FakeFile("output.log", b"console text\n")}
+                       "output.log": FakeFile("output.log", b"console text\nepoch 1\r\repoch 2\nlast line")}
 
     def scan_history(self, keys=None, page_size=1000, min_step=0, max_step=None):
         base = 1767323045.0
@@ -425,7 +441,10 @@ def test_online_import_through_the_api(server, unique_name):
     media = c.get_media(rid)
     assert len(media) == 1 and media[0]["caption"] == "pc" and media[0]["step"] == 5
     assert c.download_artifact(rid, media[0]["path"]) == FakeApi.png
-    assert c.download_artifact(rid, "wandb/files/output.log") == b"console text\n"
+    assert c.download_artifact(rid, "wandb/files/output.log") == b"console text\nepoch 1\r\repoch 2\nlast line"
+    console = c.get_console(rid)  # a progress line overwritten with \r keeps what was left on screen
+    assert console["message"] == ["console text", "epoch 2", "last line"]
+    assert console["level"] == ["INFO"] * 3 and set(console["timestamp"]) == {1767323045000}
     assert run["params"] == {"lr": "0.5", "opt.name": "sgd"}
     assert run["tags"]["swan.import.source"] == "wandb:my-team/my-project/abc123"
     assert run["tags"]["wandb.group"] == "grp" and run["tags"]["mlflow.note.content"] == "from the cloud"
