@@ -14,6 +14,8 @@ export interface ChartOptions {
   band: boolean;
   /** the page's zoom range, in the x axis' server units; null shows the whole range */
   zoom: ZoomRange | null;
+  /** key groups folded away on the chart grid */
+  collapsed: string[];
 }
 
 interface Props {

@@ -1,4 +1,3 @@
-import { useState } from "preact/hooks";
 import { setQuery } from "../router";
 import { groupKeys } from "../lib/buckets";
 import { fmtDuration, fmtNum, fmtTime } from "../format";
@@ -13,6 +12,7 @@ export function chartOptions(query: URLSearchParams): ChartOptions {
     log: query.get("log") === "1",
     band: query.get("band") !== "0",
     zoom: parseZoom(query.get("zoom")),
+    collapsed: (query.get("collapsed") ?? "").split(",").filter(Boolean).map(decodeURIComponent),
   };
 }
 
@@ -53,7 +53,7 @@ export function ChartControls({ opts }: { opts: ChartOptions }) {
 
 export function ChartGrid(props: { keys: string[]; runIds: string[]; names: Record<string, string>;
                                    colors: Record<string, string>; opts: ChartOptions; refresh: number }) {
-  const [closed, setClosed] = useState<Set<string>>(new Set());
+  const closed = new Set(props.opts.collapsed);
   const groups = groupKeys(props.keys);
   const onZoom = (range: ZoomRange | null) => setQuery({ zoom: formatZoom(range) });
   if (!props.keys.length) return <p class="muted">No metrics logged.</p>;
@@ -64,7 +64,7 @@ export function ChartGrid(props: { keys: string[]; runIds: string[]; names: Reco
           <h3 class="group-title" onClick={() => {
             const next = new Set(closed);
             next.has(g.name) ? next.delete(g.name) : next.add(g.name);
-            setClosed(next);
+            setQuery({ collapsed: Array.from(next).map(encodeURIComponent).join(",") });
           }}>
             <span class="caret">{closed.has(g.name) ? "▸" : "▾"}</span> {g.name} <span class="muted small">{g.keys.length}</span>
           </h3>
