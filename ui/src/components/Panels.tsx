@@ -72,6 +72,7 @@ function EChartView({ url }: { url: string }) {
         const dark = document.documentElement.dataset.theme === "dark";
         chart = echarts.init(el.current, dark ? "dark" : undefined);
         chart.setOption(option?.options ?? option?.option ?? option);
+        el.current.dataset.state = "drawn";
       })
       .catch((e) => setError(String(e)));
     return () => { live = false; chart?.dispose(); };
