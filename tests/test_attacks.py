@@ -637,8 +637,9 @@ def _swanlab_failure(method, rule, path, body, resp) -> tuple | None:
     if resp.status_code < 400:
         return None
     if rule.startswith("/@"):
-        # The SDK's printed web links are dashboard pages, not API calls: an unknown project is
-        # the dashboard's own not-found answer.
+        # The SDK's printed web links are dashboard pages, not API calls: a refusal (the `sid`
+        # cookie is a credential on /api only) or an unknown project is answered as the
+        # dashboard's pages are, not in SwanLab's API format. Only the status is checked.
         return None
     try:
         reply = resp.json()
