@@ -1,6 +1,6 @@
 """`mlflow.log_figure` and `mlflow.log_table`: the artifacts MLflow writes are served back by the
-MLflow artifact routes (and `mlflow.load_table` reads the table) and by the dashboard's artifact
-previews under /api/v1."""
+MLflow artifact routes (and `mlflow.load_table` reads the table), by the dashboard's artifact
+previews under /api/v1, and drawn by the run page's artifact browser in a real browser."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from tests.integrations.support import download_bytes, run_recipes
+# the dashboard tests' Chromium, and their page guard (console errors, requests to other hosts)
+from tests.test_ui import _page, _shot, _wait_url, browser  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.integrations, pytest.mark.timeout(600)]
 
@@ -53,3 +55,33 @@ def test_figure_and_table_in_the_dashboard_previews(figure_run, server):
     resp = requests.get(base + "/artifacts/plots/line.png", timeout=60)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("image/png")
     assert resp.content.startswith(b"\x89PNG\r\n\x1a\n") and len(resp.content) == preview["size"]
+
+
+def test_figure_and_table_drawn_in_the_run_pages_artifact_browser(figure_run, server, browser):
+    run_id = figure_run["run_id"]
+    page, problems = _page(browser, server.url)
+    page.goto(f"{server.url}/runs/{run_id}")
+    page.get_by_role("button", name="Artifacts").click()
+    _wait_url(page, r"tab=artifacts")
+    tree, preview = page.locator(".artifacts .tree"), page.locator(".artifacts .preview")
+
+    tree.get_by_text("plots/").click()
+    tree.get_by_text("line.png").click()
+    _wait_url(page, r"file=plots%2Fline\.png")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.preview img.preview-img');"
+        " return i && i.complete && i.naturalWidth > 0 }")
+
+    tree.get_by_text("tables/").click()
+    tree.get_by_text("predictions.json").click()
+    _wait_url(page, r"file=tables%2Fpredictions\.json")
+    table = preview.locator("table.logged-table")
+    table.wait_for()
+    # text_content: the header's CSS upper-cases what innerText would return
+    assert table.locator("thead th").all_text_contents() == ["epoch", "label"]
+    cells = [row.locator("td").all_text_contents() for row in table.locator("tbody tr").all()]
+    assert cells == [[str(epoch), label] for epoch, label in ROWS]
+    assert preview.locator("pre").count() == 0  # the table replaces the raw JSON text
+    _shot(page, "mlflow-figure-table")
+    assert problems == [], problems
+    page.close()

@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { getJson } from "../api";
 import { fmtTime } from "../format";
+import { cellText, parseMlflowTable, type MlflowTable } from "../lib/mlflowTable";
 
 // -- media ------------------------------------------------------------------------------------
 interface MediaKey { key: string; kind: string; steps: number[]; counts: number[] }
@@ -178,9 +179,32 @@ function Preview({ runId, path }: { runId: string; path: string }) {
       <div class="chart-head"><span class="chart-title">{path}</span><a class="small" href={url} download>download</a></div>
       {p.kind === "image" && <img class="preview-img" src={url} alt={path} />}
       {p.kind === "csv" && <CsvTable text={p.text} sep={path.endsWith(".tsv") ? "\t" : ","} />}
-      {(p.kind === "json" || p.kind === "text") && <pre class="textbox">{p.text}</pre>}
+      {p.kind === "json" && <JsonPreview text={p.text} />}
+      {p.kind === "text" && <pre class="textbox">{p.text}</pre>}
       {p.kind === "binary" && <p class="muted">Binary file ({fmtSize(p.size)}): no preview.</p>}
       {p.truncated && <p class="muted small">Showing the first 256 KB.</p>}
+    </div>
+  );
+}
+
+/** MLflow's `log_table` files as a table; any other JSON as text. */
+function JsonPreview({ text }: { text: string }) {
+  const table = useMemo(() => parseMlflowTable(text), [text]);
+  return table ? <LoggedTable table={table} /> : <pre class="textbox">{text}</pre>;
+}
+
+const MAX_TABLE_ROWS = 200;
+
+function LoggedTable({ table }: { table: MlflowTable }) {
+  const shown = table.rows.slice(0, MAX_TABLE_ROWS);
+  return (
+    <div>
+      <div class="csv"><table class="grid logged-table">
+        <thead><tr>{table.columns.map((c, i) => <th key={i}>{c}</th>)}</tr></thead>
+        <tbody>{shown.map((row, r) => <tr key={r}>{row.map((v, i) => <td key={i}>{cellText(v)}</td>)}</tr>)}</tbody>
+      </table></div>
+      {table.rows.length > shown.length &&
+        <p class="muted small">Showing the first {shown.length.toLocaleString()} of {table.rows.length.toLocaleString()} rows.</p>}
     </div>
   );
 }
