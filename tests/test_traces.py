@@ -145,6 +145,7 @@ def test_start_span_and_error_traces(mlflow_client, experiment):
             inner.set_inputs([1, 2, 3])
             inner.set_outputs({"nested": {"deep": [True, None, 1.5]}})
         outer.set_outputs("done")
+    time.sleep(0.01)  # distinct request times: the search below orders by them
     with pytest.raises(ValueError):
         explode(7)
     flush()
