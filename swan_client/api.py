@@ -10,7 +10,8 @@
     c.get_history(run["run_id"], "loss")   # {"step": [...], "timestamp": [...], "value": [...]}
 
 Network errors, 5xx and 429 are retried with exponential backoff and jitter (`retries` times),
-waiting at least what a Retry-After header asks; any other error is a `SwanApiError` with the server's code and message.
+waiting at least what a Retry-After header asks; any other error is a `SwanApiError` with the
+server's code and message.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ disk is the spool, so memory stays bounded whatever the server does. Online, the
 thread (`Uploader`) sends the records in order, each batch with the idempotency key
 `<session>:<index>`; network errors, 5xx and 429 are retried with exponential backoff and
 jitter (at least what a Retry-After header asks), for as long as the run lives. When the server
-is away the records simply wait on disk and are drained when it is back. `swan sync` runs the same `Uploader` over a folder.
+is away the records simply wait on disk and are drained when it is back. `swan sync` runs the
+same `Uploader` over a folder.
 """
 
 from __future__ import annotations
