@@ -373,11 +373,16 @@ def _metric_line(line: bytes) -> tuple[int, float, int] | None:
     not what MLflow writes: `timestamp value step`, with `dataset_name dataset_digest` after it
     for a metric logged against a dataset, or `timestamp value` (step 0) from old MLflow."""
     try:
-        fields = line.decode("ascii").split()
+        fields = line.decode("utf-8").split()
     except UnicodeDecodeError:
-        return None  # MLflow writes ASCII only: any other byte is damage
-    if len(fields) not in (2, 3, 5) or b"_" in line:
-        return None  # int() and float() would read "1_0" as 10; MLflow never writes it
+        return None  # MLflow writes UTF-8 text: anything else is damage
+    if len(fields) not in (2, 3, 5):
+        return None
+    numbers = fields[:3]
+    # The numbers are plain ASCII: int() and float() would also read "1_0" as 10 or a non-ASCII
+    # digit, which MLflow never writes. (A dataset name after them may hold either.)
+    if any(not f.isascii() or "_" in f for f in numbers):
+        return None
     try:
         return int(fields[0]), _float(fields[1]), int(fields[2]) if len(fields) > 2 else 0
     except ValueError:

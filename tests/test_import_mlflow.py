@@ -45,6 +45,9 @@ c.log_batch(rid, metrics=[Metric("loss", 1.0 / (i + 1), T0 + i * 10, i) for i in
 c.log_metric(rid, "acc", 0.5, timestamp=T0 + 5, step=3)
 c.log_metric(rid, "acc", 0.6, timestamp=T0 + 6, step=3)
 c.log_metric(rid, "weird/name with space", float("nan"), timestamp=T0 + 7, step=1)
+# Logged against a dataset: the file store writes the dataset's name and digest after the step.
+c.log_metric(rid, "eval_acc", 0.75, timestamp=T0 + 8, step=4, dataset_name="eval_set_\u00e9t\u00e9",
+             dataset_digest="d1g3st")
 open("a.txt", "w").write("hello artifact")
 c.log_artifact(rid, "a.txt")
 c.log_artifact(rid, "a.txt", artifact_path="sub/dir")
@@ -97,6 +100,7 @@ def check_import(server, c, project: str, ids: dict, source_uri: str, artifacts:
     assert _history(c, pid, "acc") == [(3, T0 + 5, 0.5), (3, T0 + 6, 0.6)]
     (nan_point,) = _history(c, pid, "weird/name with space")
     assert nan_point[:2] == (1, T0 + 7) and math.isnan(nan_point[2])
+    assert _history(c, pid, "eval_acc") == [(4, T0 + 8, 0.75)]
     assert _history(c, child["run_id"], "m") == [(0, T0 + 101, 2.0)]
     # params, tags, notes, times, status
     assert parent["params"] == {"lr": "0.01", "opt": "adam"}
@@ -140,7 +144,7 @@ def test_sqlite_store(server, sqlite_store, unique_name):
     c = client(server)
     uri, ids = sqlite_store
     _, summary, _ = swan_import(server, "mlflow", uri, "--project", unique_name)
-    assert summary["totals"]["points"] == 1500 + 2 + 1 + 1
+    assert summary["totals"]["points"] == 1500 + 2 + 1 + 1 + 1
     check_import(server, c, unique_name, ids, uri)
     before = server_counts(c, unique_name)
     _, summary, _ = swan_import(server, "mlflow", uri, "--project", unique_name)
@@ -822,7 +826,7 @@ def test_postgresql_store(server, tmp_path, unique_name):
         c = client(server)
         _, summary, _ = swan_import(server, "mlflow", db.uri, "--project", unique_name)
         assert summary["source"] == f"MLflow database {db.uri}"
-        assert summary["totals"]["points"] == 1500 + 2 + 1 + 1
+        assert summary["totals"]["points"] == 1500 + 2 + 1 + 1 + 1
         check_import(server, c, unique_name, ids, db.uri)
         before = server_counts(c, unique_name)
         _, summary, _ = swan_import(server, "mlflow", db.uri, "--project", unique_name)
