@@ -119,8 +119,8 @@ class RunSearchMixin(RunsMixin):
         return PagedList(runs, encode_offset(offset + max_results) if has_more else None)
 
     def _search_statement(self, exp_ids: tuple, filter_string, view_type, order_by: tuple):
-        """The search's SELECT, built once per distinct request shape: building and caching a
-        statement costs as much as SQLite running it, and dashboards and pagers repeat the same
+        """The search's SELECT, built once per distinct request shape: building a statement
+        costs about as much as SQLite running it, and dashboards and pagers repeat the same
         search. The page's offset and limit are bound at execution."""
         cache = self.__dict__.setdefault("_search_statements", {})
         key = (exp_ids, filter_string, view_type, order_by)
