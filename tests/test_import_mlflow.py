@@ -739,12 +739,17 @@ def test_second_live_server_as_source_every_list_paged(server, tmp_path, mlflow_
         def source():
             return MlflowServerSource(source_server.url, session=RecordingSession(), page_size=2)
 
-        with pytest.raises(SystemExit) as done:
-            run_import(source, project=None, workspace=None, dry_run=False, tracking_uri=server.url, api_key=None,
-                       as_json=True, default_project="Default")
-            raise SystemExit(0)
-        summary = json.loads(capsys.readouterr().out)
-        assert done.value.code == 0, summary
+        def import_all() -> dict:
+            """One whole import from the source server; its JSON summary (exit status 0 checked)."""
+            with pytest.raises(SystemExit) as done:
+                run_import(source, project=None, workspace=None, dry_run=False, tracking_uri=server.url,
+                           api_key=None, as_json=True, default_project="Default")
+                raise SystemExit(0)
+            summary = json.loads(capsys.readouterr().out)
+            assert done.value.code == 0, summary
+            return summary
+
+        summary = import_all()
         assert RecordingSession.next_pages >= {"experiments/search", "runs/search", "metrics/get-history",
                                                "logged-models/search", "registered-models/search",
                                                "model-versions/search"}
@@ -757,12 +762,7 @@ def test_second_live_server_as_source_every_list_paged(server, tmp_path, mlflow_
         c = client(server)
         before = ({x: server_counts(c, f"{unique_name}-{x}") for x in "abc"},
                   {name: _registry_view(mlflow_client, name) for name in src["registered"]})
-        with pytest.raises(SystemExit) as done:
-            run_import(source, project=None, workspace=None, dry_run=False, tracking_uri=server.url, api_key=None,
-                       as_json=True, default_project="Default")
-            raise SystemExit(0)
-        again = json.loads(capsys.readouterr().out)
-        assert done.value.code == 0, again
+        again = import_all()
         assert [r["state"] for r in again["runs"]] == ["already imported"] * 9
         assert {m["state"] for m in again["models"]} == {"already imported"}, again["models"]
         assert before == ({x: server_counts(c, f"{unique_name}-{x}") for x in "abc"},

@@ -117,6 +117,13 @@ def _wait_url(page, pattern: str):
     page.wait_for_function("p => new RegExp(p).test(location.pathname + location.search)", arg=pattern)
 
 
+def _wait_preview_image(page) -> int:
+    """Wait until the artifact browser's image preview has loaded; its natural width."""
+    return page.wait_for_function(
+        "() => { const i = document.querySelector('.preview img.preview-img');"
+        " return i && i.complete && i.naturalWidth }").json_value()
+
+
 def _shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
@@ -514,9 +521,7 @@ def test_artifact_browser_previews_image_json_csv_and_text(ui_server, browser, m
     tree.get_by_text("figures/").click()
     tree.get_by_text("plot.png").click()
     _wait_url(page, r"file=figures%2Fplot\.png")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('.preview img.preview-img');"
-        " return i && i.complete && i.naturalWidth === 30 }")
+    assert _wait_preview_image(page) == 30
     tree.get_by_text("metrics.json").click()
     preview.locator("pre", has_text='"best_acc"').wait_for()
     tree.get_by_text("notes.txt").click()

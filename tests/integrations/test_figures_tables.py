@@ -11,7 +11,7 @@ import requests
 
 from tests.integrations.support import download_bytes, run_recipes
 # the dashboard tests' Chromium, and their page guard (console errors, requests to other hosts)
-from tests.test_ui import _page, _shot, _wait_url, browser  # noqa: F401  (browser is a fixture)
+from tests.test_ui import _page, _shot, _wait_preview_image, _wait_url, browser  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.integrations, pytest.mark.timeout(600)]
 
@@ -68,9 +68,7 @@ def test_figure_and_table_drawn_in_the_run_pages_artifact_browser(figure_run, se
     tree.get_by_text("plots/").click()
     tree.get_by_text("line.png").click()
     _wait_url(page, r"file=plots%2Fline\.png")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('.preview img.preview-img');"
-        " return i && i.complete && i.naturalWidth > 0 }")
+    assert _wait_preview_image(page) > 0
 
     tree.get_by_text("tables/").click()
     tree.get_by_text("predictions.json").click()
