@@ -127,7 +127,7 @@ def print_summary(summary, console=None) -> None:
         console.print(f"Skipped ({sum(n for _, _, n, _ in skipped):,} item(s)):", markup=False, highlight=False, soft_wrap=True)
         for run, reason, n, where in skipped:
             console.print(f"  {run}: {n:,} × {reason}" + (f" [{where}]" if where else ""), markup=False,
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     else:
         console.print("Skipped: nothing", markup=False, highlight=False, soft_wrap=True)
     for r in summary.runs:

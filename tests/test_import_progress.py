@@ -30,7 +30,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 @pytest.fixture(scope="module")
 def cut_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("swanlab-progress")
+    # a deep source path: a skipped item's line names its file and must not wrap however long that is
+    tmp = tmp_path_factory.mktemp("swanlab-progress-" + "deep" * 40)
     run_script(tmp, WRITER, env=sdk_env(tmp))
     (run_dir,) = (tmp / "swanlog").glob("run-*")
     (log,) = run_dir.glob("*.swanlab")
