@@ -211,6 +211,20 @@ def _pg_array_literals(columns) -> tuple[str, ...]:
 
 
 _PLAIN_NUMBERS = {int, float}
+_PLAIN_SCALARS = {int, float, bool, type(None)}
+
+
+def pg_array_literal(column, kind=float) -> str:
+    """An array literal of numbers, booleans and None (NULL) for an `unnest(%s::type[])`
+    parameter: what `_pg_numbers` does for points, for the other bulk statements of the hot path
+    (rollup blocks, series summaries). psycopg would adapt a Python list element by element, a
+    tenth of a worker's time on PostgreSQL. Values must be finite: orjson writes NaN and
+    infinities as null (the stores keep NaN as 0 plus a flag and clamp infinities before this).
+    Anything but plain Python scalars (numpy's) is converted with `kind` first."""
+    values = list(column)
+    if set(map(type, values)) <= _PLAIN_SCALARS:
+        return "{" + orjson.dumps(values)[1:-1].decode() + "}"
+    return "{" + ",".join("NULL" if v is None else repr(kind(v)) for v in values) + "}"
 
 
 def _pg_numbers(column, kind=int) -> str:

@@ -33,6 +33,7 @@ from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
+from swan_server.db.dialects import pg_array_literal
 from swan_server.errors import invalid
 from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, chunks, decode_value
 
@@ -150,6 +151,7 @@ def fold_points(points) -> dict[tuple[int, int], list]:
 _COLUMNS = ("series_id", "level", "block", *_AGG_COLUMNS)
 _PG_TYPES = ("integer", "integer", "bigint", "float8", "float8", "bigint", "bigint", "float8", "boolean", "bigint",
              "bigint")
+_PG_KINDS = tuple({"float8": float, "boolean": bool}.get(kind, int) for kind in _PG_TYPES)
 
 
 def upsert_sql(dialect: str) -> str:
@@ -343,8 +345,9 @@ class RollupsMixin(SqlStoreBase):
             for (level, block), a in fold_points(points).items():
                 rows.append((sid, level, block, *a))
         if rows:
-            if self.dialect == "postgresql":  # the statement takes columns
-                conn.exec_driver_sql(self._rollup_upsert(), tuple(list(column) for column in zip(*rows)))
+            if self.dialect == "postgresql":  # the statement takes columns, as array literals
+                conn.exec_driver_sql(self._rollup_upsert(), tuple(
+                    pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS)))
             else:
                 conn.exec_driver_sql(self._rollup_upsert(), rows)
 
