@@ -227,6 +227,11 @@ def pg_array_literal(column, kind=float) -> str:
     return "{" + ",".join("NULL" if v is None else repr(kind(v)) for v in values) + "}"
 
 
+def pg_literal_kinds(pg_types) -> tuple:
+    """The `kind` to give `pg_array_literal` for each of these PostgreSQL array element types."""
+    return tuple({"float8": float, "boolean": bool}.get(name, int) for name in pg_types)
+
+
 def _pg_numbers(column, kind=int) -> str:
     """An array literal of numbers. Python ints and floats are written by orjson: for a float the
     shortest text that reads back as the same double, as repr's, twenty times faster than joining

@@ -8,7 +8,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import claim_row, insert_ignore, pg_array_literal
+from swan_server.db.dialects import claim_row, insert_ignore, pg_array_literal, pg_literal_kinds
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
 from swan_server.store.sql.base import (
@@ -74,7 +74,7 @@ _SUMMARY_UPDATE = (
 
 _SUMMARY_TYPES = ("bigint", "bigint", "float8", "boolean", "float8", "float8", "bigint", "bigint", "bigint", "bigint")
 # Python conversions of the update's columns (id, inserted, then the summary columns).
-_SUMMARY_KINDS = (int, int, *({"float8": float, "boolean": bool}.get(kind, int) for kind in _SUMMARY_TYPES))
+_SUMMARY_KINDS = (int, int, *pg_literal_kinds(_SUMMARY_TYPES))
 _PG_SUMMARY_UPDATE = (
     "UPDATE metric_series AS s SET point_count = s.point_count + u.inserted, "
     + ", ".join(f"{c} = u.{c}" for c in _SUMMARY_COLUMNS)

@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import pg_array_literal
+from swan_server.db.dialects import pg_array_literal, pg_literal_kinds
 from swan_server.errors import invalid
 from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, chunks, decode_value
 
@@ -151,7 +151,7 @@ def fold_points(points) -> dict[tuple[int, int], list]:
 _COLUMNS = ("series_id", "level", "block", *_AGG_COLUMNS)
 _PG_TYPES = ("integer", "integer", "bigint", "float8", "float8", "bigint", "bigint", "float8", "boolean", "bigint",
              "bigint")
-_PG_KINDS = tuple({"float8": float, "boolean": bool}.get(kind, int) for kind in _PG_TYPES)
+_PG_KINDS = pg_literal_kinds(_PG_TYPES)
 
 
 def upsert_sql(dialect: str) -> str:
