@@ -71,13 +71,11 @@ def dataset_input_json(d: DatasetInput) -> dict:
 def run_json(r: Run) -> dict:
     data = {}
     if r.metrics:
-        data["metrics"] = [
-            {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step} for m in r.metrics
-        ]
+        data["metrics"] = [metric_json(m) for m in r.metrics]
     if r.params:
-        data["params"] = [{"key": k, "value": v} for k, v in r.params.items()]
+        data["params"] = tags_json(r.params)
     if r.tags:
-        data["tags"] = [{"key": k, "value": v} for k, v in r.tags.items()]
+        data["tags"] = tags_json(r.tags)
     out = {"info": run_info_json(r.info), "data": data}
     inputs = [dataset_input_json(d) for d in r.inputs]
     out["inputs"] = {"dataset_inputs": inputs} if inputs else {}
