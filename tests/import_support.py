@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,15 @@ def run_script(tmp: Path, source: str, env: dict | None = None, timeout: float =
     if check:
         assert proc.returncode == 0, f"writer failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
+
+
+def copied_run(run_dir: Path, tmp_path: Path, pattern: str) -> tuple[Path, Path]:
+    """A copy of a source run folder, to damage without touching the module's fixture, and the
+    one record log in it matching `pattern` (e.g. "*.wandb")."""
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    (log,) = copy.glob(pattern)
+    return copy, log
 
 
 def swan_import(server, kind: str, source: str, *args: str, expect_exit: int = 0):

@@ -12,6 +12,7 @@ import pytest
 
 from tests.import_support import (
     client,
+    copied_run,
     cut_tail,
     project_exists,
     run_script,
@@ -92,9 +93,7 @@ def test_reimport_adds_nothing(server, sl, unique_name):
 
 def test_cut_off_log_keeps_every_intact_record(server, sl, tmp_path, unique_name):
     c = client(server)
-    copy = tmp_path / sl["run"].name
-    shutil.copytree(sl["run"], copy)
-    (log,) = copy.glob("*.swanlab")
+    copy, log = copied_run(sl["run"], tmp_path, "*.swanlab")
     cut_tail(log, 7)  # the finish record is the last one
     _, summary, _ = swan_import(server, "swanlab", copy, "--project", unique_name)
     run = c.get_run(summary["runs"][0]["run_id"])
@@ -121,9 +120,7 @@ def test_flipped_byte_mid_file_loses_only_the_damaged_record(server, sl, tmp_pat
     from swanlab.proto.swanlab.record.v1 import record_pb2
 
     c = client(server)
-    copy = tmp_path / sl["run"].name
-    shutil.copytree(sl["run"], copy)
-    (log,) = copy.glob("*.swanlab")
+    copy, log = copied_run(sl["run"], tmp_path, "*.swanlab")
     records = log_records(log)
     # the middle byte of the record of `loss` at step 20: we know what is lost
     spans, _ = next(r for r in records if (lambda rec: rec.WhichOneof("record_type") == "scalar"

@@ -15,6 +15,7 @@ import pytest
 
 from tests.import_support import (
     client,
+    copied_run,
     cut_tail,
     project_exists,
     run_script,
@@ -199,9 +200,7 @@ def test_run_without_exit_record_is_crashed(server, wb, tmp_path, unique_name):
     from wandb.proto import wandb_internal_pb2 as pb
 
     c = client(server)
-    copy = tmp_path / wb["run"].name
-    shutil.copytree(wb["run"], copy)
-    (log,) = copy.glob("*.wandb")
+    copy, log = copied_run(wb["run"], tmp_path, "*.wandb")
     exit_at = [off for off, kind, payload in _chunks(log)
                if kind == 1 and pb.Record.FromString(payload).WhichOneof("record_type") == "exit"]
     assert len(exit_at) == 1
@@ -283,9 +282,7 @@ def test_flipped_byte_recovers_every_intact_record(server, wb_big, tmp_path, uni
     from wandb.proto import wandb_internal_pb2 as pb
 
     c = client(server)
-    copy = tmp_path / wb_big["run"].name
-    shutil.copytree(wb_big["run"], copy)
-    (log,) = copy.glob("*.wandb")
+    copy, log = copied_run(wb_big["run"], tmp_path, "*.wandb")
     records = log_records(log)
     size = log.stat().st_size
     # a byte in the middle of the first logged row past the middle of the file: we know its step
@@ -312,9 +309,7 @@ def test_flipped_byte_recovers_every_intact_record(server, wb_big, tmp_path, uni
 
 def test_cut_off_tail_is_reported(server, wb_big, tmp_path, unique_name):
     c = client(server)
-    copy = tmp_path / wb_big["run"].name
-    shutil.copytree(wb_big["run"], copy)
-    (log,) = copy.glob("*.wandb")
+    copy, log = copied_run(wb_big["run"], tmp_path, "*.wandb")
     cut_tail(log, 7)
     _, summary, _ = swan_import(server, "wandb", copy, "--project", unique_name)
     rid = summary["runs"][0]["run_id"]
