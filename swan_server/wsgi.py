@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gc
+import io
 import os
+import select
+import threading
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from swan_server.config import Settings
 
@@ -44,6 +48,69 @@ class GunicornLengthBody:
         if size is None or size < 0:
             size = self._reader.length
         return self._reader.read(size)
+
+
+class LingeringThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, but a thread that has answered a keep-alive request goes on
+    serving that connection when the client's next request arrives within LINGER_SECONDS.
+
+    The stock worker hands every keep-alive connection back to its main thread after each
+    response: the socket goes into the main thread's poller, the next request wakes that thread,
+    and it submits the connection to the pool again. Those two thread hand-offs cost about a
+    fifth of a small request here (GET /health 0.34 -> 0.26 ms, a log-metric call 0.76 -> 0.60 ms
+    over one keep-alive connection). Clients that log in a loop (MLflow's log_metric and
+    log_batch, the SwanLab SDK's upload thread, swan_client) send their next request within a
+    millisecond or two. A thread lingers only while another thread of the pool is idle, so that
+    a request on another connection never queues behind a lingering thread; anything else (the
+    client closes, the worker is stopping, nothing arrives in time) takes the stock path.
+
+    It also answers pipelined requests, which the stock worker (gunicorn 26) leaves unanswered
+    until the keep-alive timeout: their bytes were read along with the previous request, so the
+    socket never turns readable again."""
+
+    LINGER_SECONDS = 0.002
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    def handle(self, conn):
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            keepalive = super().handle(conn)
+            # `True` is gunicorn's "keep the connection" (other results: close it, or defer it to
+            # the poller before any request; older gunicorn returns tuples and never lingers).
+            while keepalive is True and self._next_request_soon(conn):
+                keepalive = super().handle(conn)
+            return keepalive
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    def _next_request_soon(self, conn) -> bool:
+        if not self.alive:
+            return False
+        if _read_ahead(conn):
+            # A request already read into gunicorn's buffer (a pipelining client) would never wake
+            # the poller: the stock worker leaves it unanswered until the keep-alive timeout.
+            return True
+        return self._busy < self.cfg.threads and _readable_within(conn.sock, self.LINGER_SECONDS)
+
+
+def _read_ahead(conn) -> bool:
+    """Whether gunicorn's parser of the connection holds bytes it read past the last request."""
+    buffered = getattr(getattr(getattr(conn, "parser", None), "unreader", None), "buf", None)
+    return isinstance(buffered, io.BytesIO) and buffered.seek(0, io.SEEK_END) > 0
+
+
+def _readable_within(sock, seconds: float) -> bool:
+    """Whether the socket has data (or the peer's close) within `seconds` (poll, not select:
+    descriptors past 1024 are fine)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
 
 
 class _Gunicorn(BaseApplication):
@@ -96,7 +163,7 @@ def run_gunicorn(settings: Settings, workers: int = 1, threads: int = 8) -> None
             "on_exit": lambda _arbiter: observability.cleanup_multiprocess_dir(),
             "bind": f"{settings.host}:{settings.port}",
             "workers": max(1, workers),
-            "worker_class": "gthread",
+            "worker_class": "swan_server.wsgi.LingeringThreadWorker",
             "threads": max(1, threads),
             # gthread workers heartbeat from their main thread, so long uploads are not killed.
             "timeout": 120,
