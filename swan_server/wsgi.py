@@ -15,7 +15,8 @@ from swan_server.config import Settings
 
 
 def app_from_env():
-    """WSGI entry point for external servers: `gunicorn 'swan_server.wsgi:app_from_env()'`."""
+    """WSGI entry point for external servers: `gunicorn 'swan_server.wsgi:app_from_env()'` (with
+    `-k swan_server.wsgi.LingeringThreadWorker --threads 8` for what `swan server` runs)."""
     from swan_server.app import create_app
 
     return create_app(Settings.from_env())
