@@ -84,7 +84,7 @@ def test_keepalive_connection_serves_a_long_mixed_sequence(server, unique_name):
     conn = _connection(server.url)
     run_id = _new_run(conn, unique_name)
     for step in range(300):
-        if step % 50 == 25:  # an unknown run: a 404 whose body the server never needed to read
+        if step % 50 == 25:  # an unknown run: an error answer in the middle of the sequence
             conn.request("POST", "/api/2.0/mlflow/runs/log-metric",
                          json.dumps({"run_id": "0" * 32, "key": "k", "value": 1, "timestamp": 1, "step": 1}), JSON)
             resp = conn.getresponse()
