@@ -313,9 +313,9 @@ def phase_e(client: MlflowClient, args) -> dict:
 
 def _memory_dir() -> str | None:
     """A tmpfs folder for the artifact phase's local files, when the machine has one. The client
-    writes each download to a new local file; on a disk, after the earlier phases have written
-    their databases, those writes ran at about 400 MB/s here (on a VM whose disk writes go
-    through the host), so both servers measured the client's disk rather than themselves."""
+    writes each download to a new local file; on the disk of this project's VM, after the
+    earlier phases had written their databases, those writes ran at about 400 MB/s, so both
+    servers measured the client's disk rather than themselves."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
