@@ -30,6 +30,7 @@ def read_back(conn, literal: str, kind: str) -> list:
     [0.1, 1 / 3, -2.5e-300, 1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 0.0, -0.0, 12345678901234.5],
     [1.0, None, 2.0, None],  # a block of only NaN keeps NULL min/max
     [np.float64(0.1), np.float32(0.25), None, 3],
+    [True, 2.5, False],  # a bool in a numeric column is stored as the number Python gives it
     [],
 ])
 def test_floats_read_back_exactly(pg, values):

@@ -182,9 +182,6 @@ def _statement_rows(remaining: int) -> int:
     return min(remaining, _SQLITE_ROWS)
 
 
-_PG_BOOLEAN = ("f", "t")
-
-
 def _pg_group_literals(groups: list[tuple[int, list[tuple]]]) -> tuple[str, ...]:
     """The columns of [(series_id, [(step, timestamp, value, is_nan), ...]), ...] as array literals."""
     ids, columns = [], [[], [], [], []]
@@ -197,32 +194,34 @@ def _pg_group_literals(groups: list[tuple[int, list[tuple]]]) -> tuple[str, ...]
 
 
 def _pg_array_literals(columns) -> tuple[str, ...]:
-    """(series_id, step, timestamp, value, is_nan) columns as PostgreSQL array literals
-    ('{1,2,3}'). Text costs a fraction of psycopg adapting Python lists element by element.
-    Values are finite here (NaN is stored as 0 plus a flag, infinities as ±DBL_MAX)."""
+    """(series_id, step, timestamp, value, is_nan) columns as PostgreSQL array literals. Values
+    are finite here (NaN is stored as 0 plus a flag, infinities as ±DBL_MAX)."""
     ids, steps, stamps, values, nans = columns
     return (
-        _pg_numbers(ids),
-        _pg_numbers(steps),
-        _pg_numbers(stamps),
-        _pg_numbers(values, float),
-        "{" + ",".join(map(_PG_BOOLEAN.__getitem__, map(bool, nans))) + "}",
+        pg_array_literal(ids, int),
+        pg_array_literal(steps, int),
+        pg_array_literal(stamps, int),
+        pg_array_literal(values, float),
+        pg_array_literal(nans, bool),
     )
 
 
-_PLAIN_NUMBERS = {int, float}
-_PLAIN_SCALARS = {int, float, bool, type(None)}
+_NUMBERS = {int, float, type(None)}
+# The Python types orjson may write as they are into an array of each kind.
+_PLAIN_TYPES = {int: _NUMBERS, float: _NUMBERS, bool: {bool, type(None)}}
 
 
 def pg_array_literal(column, kind=float) -> str:
-    """An array literal of numbers, booleans and None (NULL) for an `unnest(%s::type[])`
-    parameter: what `_pg_numbers` does for points, for the other bulk statements of the hot path
-    (rollup blocks, series summaries). psycopg would adapt a Python list element by element, a
-    tenth of a worker's time on PostgreSQL. Values must be finite: orjson writes NaN and
-    infinities as null (the stores keep NaN as 0 plus a flag and clamp infinities before this).
-    Anything but plain Python scalars (numpy's) is converted with `kind` first."""
+    """An array literal ('{1,2,3}') of numbers, booleans and None (NULL) for an
+    `unnest(%s::type[])` parameter of the hot path (points, rollup blocks, series summaries):
+    text costs a fraction of psycopg adapting a Python list element by element. Plain Python
+    values are written by orjson (for a float, the shortest text that reads back as the same
+    double, as repr's, twenty times faster than joining reprs); anything else (numpy scalars, a
+    bool in a numeric column) is converted with `kind` first, as a Python value would be stored.
+    Values must be finite: orjson writes NaN and infinities as null (the stores keep NaN as 0
+    plus a flag and clamp infinities before this)."""
     values = list(column)
-    if set(map(type, values)) <= _PLAIN_SCALARS:
+    if set(map(type, values)) <= _PLAIN_TYPES[kind]:
         return "{" + orjson.dumps(values)[1:-1].decode() + "}"
     return "{" + ",".join("NULL" if v is None else repr(kind(v)) for v in values) + "}"
 
@@ -230,14 +229,3 @@ def pg_array_literal(column, kind=float) -> str:
 def pg_literal_kinds(pg_types) -> tuple:
     """The `kind` to give `pg_array_literal` for each of these PostgreSQL array element types."""
     return tuple({"float8": float, "boolean": bool}.get(name, int) for name in pg_types)
-
-
-def _pg_numbers(column, kind=int) -> str:
-    """An array literal of numbers. Python ints and floats are written by orjson: for a float the
-    shortest text that reads back as the same double, as repr's, twenty times faster than joining
-    reprs (a third of the Python time of a PostgreSQL batch). Anything else (numpy scalars,
-    booleans) is converted with `kind` first, as a Python number would be stored."""
-    numbers = list(column)
-    if set(map(type, numbers)) <= _PLAIN_NUMBERS:
-        return "{" + orjson.dumps(numbers)[1:-1].decode() + "}"
-    return "{" + ",".join(map(repr, map(kind, numbers))) + "}"
