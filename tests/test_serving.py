@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import time
 from urllib.parse import urlparse
 
 from tests.server import LiveServer
@@ -74,6 +76,50 @@ def test_pipelined_requests_are_all_answered(server, unique_name):
     assert answers[0][1] == b"OK"
     history = json.loads(answers[-1][1])["metrics"]
     assert [(m["step"], m["value"]) for m in history] == [(step, step * 0.5) for step in range(5)]
+
+
+def test_pipelined_bodies_end_exactly_at_their_length(server, unique_name):
+    """An upload, a log-batch and reads sent back to back in one write: each body is read from
+    gunicorn's read-ahead buffer and then from the socket (Swan's direct body reader), and must
+    stop exactly at its Content-Length, leaving the next request's bytes for the parser. Also
+    sent in odd-sized pieces, so reads end in the middle of bodies and of request heads."""
+    conn = _connection(server.url)
+    run_id = _new_run(conn, unique_name)
+    conn.request("GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}")
+    info = json.loads(conn.getresponse().read())["run"]["info"]
+    conn.close()
+    upload_path = f"/api/2.0/mlflow-artifacts/artifacts/{info['experiment_id']}/{run_id}/artifacts"
+    payloads = [os.urandom(n) for n in (3, 200_000, 1_500_001)]
+    host = urlparse(server.url)
+    for piece in (None, 65_537):
+        requests, expected = [], []
+        for i, payload in enumerate(payloads):
+            requests.append((f"PUT {upload_path}/piped-{piece}/{i}.bin HTTP/1.1\r\nHost: swan\r\n"
+                             f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
+            metrics = [{"key": f"k{i}", "value": step * 0.25, "timestamp": 1000 + step, "step": step}
+                       for step in range(1000)]
+            requests.append(_post("/api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "metrics": metrics}))
+            expected += [b"{}", b"{}"]
+        requests += [f"GET {upload_path}/piped-{piece}/{i}.bin HTTP/1.1\r\nHost: swan\r\n\r\n".encode()
+                     for i in range(len(payloads))]
+        expected += payloads
+        data = b"".join(requests)
+        with socket.create_connection((host.hostname, host.port), timeout=30) as sock:
+            if piece is None:
+                sock.sendall(data)
+            else:
+                for at in range(0, len(data), piece):
+                    sock.sendall(data[at: at + piece])
+                    time.sleep(0.002)
+            answers = _responses(sock, len(requests))
+        assert [status for status, _ in answers] == [200] * len(requests)
+        assert [body for _, body in answers] == expected
+    conn = _connection(server.url)
+    for i in range(len(payloads)):
+        conn.request("GET", f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=k{i}")
+        history = json.loads(conn.getresponse().read())["metrics"]
+        assert [(m["step"], m["value"]) for m in history] == [(step, step * 0.25) for step in range(1000)]
+    conn.close()
 
 
 def test_keepalive_connection_serves_a_long_mixed_sequence(server, unique_name):
