@@ -194,8 +194,13 @@ def test_sliced_fold_equals_point_by_point_fold(seed):
         points.append((s, 1_700_000_000_000 + rnd.randrange(-50, 50) + s, 0.0 if nan else rnd.uniform(-5, 5), nan))
     # ties on (step, timestamp, value) would let the two pick different last points; keep them unique
     points = sorted(dict.fromkeys(points))
-    fast, slow = _fold_ascending(points, [p[0] for p in points]), _fold_any(points)
+    fast, slow = dict(_fold_ascending(points, *zip(*points))), _fold_any(points)
     assert fast == slow
+    # sorted by step only, the points of one step in any order: the last point of a block is still
+    # the largest by (step, timestamp, value), not the one that came last
+    rnd.shuffle(points)
+    points.sort(key=lambda p: p[0])
+    assert dict(_fold_ascending(points, *zip(*points))) == _fold_any(points) == slow
     assert fold_points(points) == fold_points(list(reversed(points)))  # unsorted input takes the other path
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import weakref
 from bisect import bisect_left
+from operator import le
 from dataclasses import dataclass, field
 
 from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
@@ -103,48 +104,60 @@ def _fold_any(points) -> dict[int, list]:
     return fine
 
 
-def _fold_ascending(points, steps) -> dict[int, list]:
-    """Finest blocks of points sorted by step and dense enough (several per block on average):
-    each block is a slice, aggregated by builtins instead of a Python step per point."""
-    fine: dict[int, list] = {}
+def _fold_ascending(points, steps, stamps, values, nans) -> list[tuple[int, list]]:
+    """Finest blocks of points sorted by step and dense enough (several per block on average),
+    in block order: each block is a slice of the columns, aggregated by builtins instead of a
+    Python step per point."""
+    fine = []
     i, n = 0, len(points)
+    any_nan = any(nans)
     while i < n:
         b = steps[i] >> FINEST
         j = bisect_left(steps, (b + 1) << FINEST, i)
-        block = points[i:j]
-        _, stamps, values, nans = zip(*block)
-        if any(nans):
-            real = [v for v, nan in zip(values, nans) if not nan]
+        if any_nan and any(nans[i:j]):
+            real = [v for v, nan in zip(values[i:j], nans[i:j]) if not nan]
             lo, hi = (min(real), max(real)) if real else (None, None)
         else:
-            lo, hi = min(values), max(values)
-        last = max(block)  # by (step, timestamp, value), as the point-by-point fold
-        fine[b] = [lo, hi, last[0], last[1], last[2], last[3], min(stamps), max(stamps)]
+            block = values[i:j]
+            lo, hi = min(block), max(block)
+        top = steps[j - 1]
+        # The last point by (step, timestamp, value), as the point-by-point fold: the block's
+        # last point, unless others share its step.
+        last = points[j - 1] if j - i == 1 or steps[j - 2] != top else max(points[bisect_left(steps, top, i, j):j])
+        span = stamps[i:j]
+        fine.append((b, [lo, hi, last[0], last[1], last[2], last[3], min(span), max(span)]))
         i = j
     return fine
+
+
+# (level, bits from the level below) of every level above the finest.
+_COARSER = tuple((level, level - below) for below, level in zip(LEVELS, LEVELS[1:]))
 
 
 def fold_points(points) -> dict[tuple[int, int], list]:
     """{(level, block): aggregate} of a batch of (step, timestamp, value, is_nan) points, with
     NaN stored as 0 + flag (as in metric_points)."""
-    steps = [p[0] for p in points]
-    if steps and len(steps) >= 8 * ((steps[-1] >> FINEST) - (steps[0] >> FINEST) + 1) and steps == sorted(steps):
-        fine = _fold_ascending(points, steps)
+    if not points:
+        return {}
+    steps, stamps, values, nans = zip(*points)
+    if (len(steps) >= 8 * ((steps[-1] >> FINEST) - (steps[0] >> FINEST) + 1)
+            and all(map(le, steps, steps[1:]))):
+        fine = _fold_ascending(points, steps, stamps, values, nans)
     else:
-        fine = _fold_any(points)
-    out = {(FINEST, b): a for b, a in fine.items()}
+        fine = list(_fold_any(points).items())
+    out = {(FINEST, b): a for b, a in fine}
     below = fine
-    for level in LEVELS[1:]:
-        shift = level - (LEVELS[LEVELS.index(level) - 1])
+    for level, shift in _COARSER:
         coarse: dict[int, list] = {}
-        for b, a in below.items():
+        for b, a in below:
             c = coarse.get(b >> shift)
             if c is None:
                 coarse[b >> shift] = list(a)
             else:
                 _merge(c, a)
-        out.update({(level, b): a for b, a in coarse.items()})
-        below = coarse
+        below = list(coarse.items())
+        for b, a in below:
+            out[(level, b)] = a
     return out
 
 
