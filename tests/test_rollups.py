@@ -231,3 +231,41 @@ def test_group_columns_layouts_match_point_by_point_grouping():
                                                       for i in range(len(keys))]):
             got = group_columns(keys, steps, stamps, values)
             assert {k: list(v) for k, v in got.items()} == naive(keys, steps, stamps, values), name
+
+
+def test_deferred_folds_of_one_series_merge_without_touching_the_callers_fold():
+    """Between defer and flush, a series written twice in one transaction gets the blocks of all
+    its points (the same as folding them at once), written in one call; the fold a caller passed
+    in (and read for the series summary) is not merged into."""
+    import copy
+
+    from swan_server.store.sql.rollups import _FoldingInserter
+
+    class Inner:
+        def insert_series(self, conn, series_id, points):
+            return len(points)
+
+        def insert_groups(self, conn, groups, chunk, beyond_stored):
+            return [len(points) for _, points in groups]
+
+    class Conn:  # the inserter keys its pending folds weakly by connection
+        pass
+
+    rnd = random.Random(3)
+    points = sorted({(s, 1000 + s + rnd.randrange(9), rnd.uniform(-1, 1), False) for s in range(0, 3000, 3)})
+    other = [(s, 5, 1.0, False) for s in range(70)]
+    written = []
+    inserter = _FoldingInserter(Inner(), lambda conn, folded: written.append(folded))
+    conn = Conn()
+    inserter.defer(conn)
+    first_fold = fold_points(points[:400])
+    untouched = copy.deepcopy(first_fold)
+    inserter.insert_groups(conn, [(1, points[:400]), (2, other)], 5000, False, folds=[first_fold, fold_points(other)])
+    inserter.insert_series(conn, 1, points[400:700])
+    inserter.insert_series(conn, 1, points[700:])
+    assert written == []
+    inserter.flush(conn)
+    assert written == [{1: fold_points(points), 2: fold_points(other)}]
+    assert first_fold == untouched
+    inserter.insert_series(conn, 3, other)  # not deferred: written at once
+    assert written[1] == {3: fold_points(other)}

@@ -132,3 +132,45 @@ def test_point_counts_stay_exact_when_a_batch_repeats_stored_points(store):
     assert _series(store, run, "b").point_count == 15
     assert _series(store, run, "c").point_count == 1
     assert [p[1] for p in store.get_metric_history(run, "a", None, None).items] == [1000 + s for s in range(15)]
+
+
+def test_series_summaries_match_the_stored_points(store):
+    """The summary row of each series (what run lists, search and the latest metric read) equals
+    what its stored points give, after batches in any order, with repeated steps, NaN and
+    infinities, a key absent from some batches, resends and batches spanning several coarse rollup
+    blocks: min and max of the non-NaN values, the last point by (step, timestamp, value), the step
+    and time spans, and the point count."""
+    import random
+
+    rnd = random.Random(7)
+    run = store.create_run("0", "u", None, {}, "r").info.run_id
+    sent = []
+    for batch_no in range(12):
+        batch = []
+        for key in ("a", "b", "c")[: 1 + batch_no % 3]:
+            bases = rnd.choice([[0], [10 * batch_no], [3_000_000], [0, 3_000_000]])
+            for _ in range(rnd.choice([1, 5, 80, 300])):
+                step = rnd.choice(bases) + rnd.randrange(0, 400)
+                value = rnd.choice([rnd.uniform(-5, 5), rnd.uniform(-5, 5), math.nan, math.inf, -math.inf, 0.0])
+                batch.append(Metric(key, value, 1000 + rnd.randrange(-20, 20) + step, step))
+        if batch_no % 2:
+            batch.sort(key=lambda m: m.step)
+        if batch_no == 7:
+            batch += sent[:50]  # a partial resend
+        store.log_batch(run, batch, {}, {})
+        sent += batch
+    for key in ("a", "b", "c"):
+        history = store.get_metric_history(run, key, None, None).items  # (step, timestamp, value, is_nan)
+        stored = [(s, ts, 0.0 if nan else max(-DBL, min(DBL, v)), bool(nan)) for s, ts, v, nan in history]
+        real = [v for _, _, v, nan in stored if not nan]
+        last = max(stored, key=lambda p: p[:3])
+        summary = _series(store, run, key)
+        assert summary.point_count == len(stored)
+        assert (summary.min_value, summary.max_value) == ((min(real), max(real)) if real else (None, None))
+        assert (summary.last_step, summary.last_timestamp, summary.last_value) == last[:3]
+        assert bool(summary.last_is_nan) == last[3]
+        assert (summary.min_step, summary.max_step) == (min(p[0] for p in stored), max(p[0] for p in stored))
+        assert (summary.min_timestamp, summary.max_timestamp) == (min(p[1] for p in stored), max(p[1] for p in stored))
+
+
+DBL = 1.7976931348623157e308

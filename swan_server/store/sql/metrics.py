@@ -11,6 +11,7 @@ from swan_server.db import schema as t
 from swan_server.db.dialects import claim_row, insert_ignore, pg_array_literal, pg_literal_kinds
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
+from swan_server.store.sql.rollups import COARSEST, fold_points, merge_blocks
 from swan_server.store.sql.base import (
     DBL_MAX,
     SqlStoreBase,
@@ -27,31 +28,34 @@ P = t.metric_points
 INSERT_CHUNK = 5000
 
 
-def _summary(points: list[tuple[int, int, float, bool]], old=None) -> dict:
-    """Merge a batch of (step, timestamp, value, is_nan) into a series summary."""
-    steps, stamps, values, nans = zip(*points)  # columns, so that builtins do the per-point work
-    last = max(points)  # by (step, timestamp, value)
-    if any(nans):
-        real = [v for v, nan in zip(values, nans) if not nan]
-        mins, maxs = ([min(real)], [max(real)]) if real else ([], [])
-    else:
-        mins, maxs = [min(values)], [max(values)]
-    min_step, max_step, min_ts, max_ts = min(steps), max(steps), min(stamps), max(stamps)
+def _summary(points: list[tuple[int, int, float, bool]], fold: dict, old=None) -> dict:
+    """Merge a batch of (step, timestamp, value, is_nan) points into a series summary. `fold` is
+    the batch's `fold_points`: its coarsest blocks already hold the batch's min, max, last point
+    and time span, so only the smallest step is read from the points."""
+    top = [agg for (level, _), agg in fold.items() if level == COARSEST]
+    batch = top[0]
+    if len(top) > 1:  # a batch spanning more than one coarsest block (2M steps each)
+        batch = list(batch)
+        for agg in top[1:]:
+            merge_blocks(batch, agg)
+    lo, hi, last_step, last_ts, last_value, last_nan, min_ts, max_ts = batch
+    min_step, max_step = min(points)[0], last_step
     if old is not None:
-        if (old.last_step, old.last_timestamp, old.last_value) >= (last[0], last[1], last[2]):
-            last = (old.last_step, old.last_timestamp, old.last_value, old.last_is_nan)
+        if (old.last_step, old.last_timestamp, old.last_value) >= (last_step, last_ts, last_value):
+            last_step, last_ts, last_value, last_nan = (old.last_step, old.last_timestamp, old.last_value,
+                                                        old.last_is_nan)
         if old.min_value is not None:
-            mins.append(old.min_value)
-            maxs.append(old.max_value)
+            lo = old.min_value if lo is None else min(lo, old.min_value)
+            hi = old.max_value if hi is None else max(hi, old.max_value)
         min_step, max_step = min(min_step, old.min_step), max(max_step, old.max_step)
         min_ts, max_ts = min(min_ts, old.min_timestamp), max(max_ts, old.max_timestamp)
     return {
-        "last_step": last[0],
-        "last_timestamp": last[1],
-        "last_value": last[2],
-        "last_is_nan": last[3],
-        "min_value": min(mins) if mins else None,
-        "max_value": max(maxs) if maxs else None,
+        "last_step": last_step,
+        "last_timestamp": last_ts,
+        "last_value": last_value,
+        "last_is_nan": last_nan,
+        "min_value": lo,
+        "max_value": hi,
         "min_step": min_step,
         "max_step": max_step,
         "min_timestamp": min_ts,
@@ -118,15 +122,17 @@ class MetricsMixin(SqlStoreBase):
     def _insert_grouped(self, conn: Connection, run_pk: int, by_key: dict) -> int:
         """`_insert_metrics` for points already grouped by key as encoded (step, timestamp,
         value, is_nan) tuples (the native API's columnar batches come this way)."""
-        series = self._lock_series(conn, run_pk, by_key)
-        self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
         keys = list(by_key)
+        # Each series' batch folded once: into its rollup blocks, and into its summary.
+        folds = {k: fold_points(by_key[k]) for k in keys}
+        series = self._lock_series(conn, run_pk, by_key, folds)
+        self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
         # The series rows are locked: when every new point lies past its series' last stored
         # step, no point of the batch can already be stored.
         beyond_stored = self.dialect == "postgresql" and all(
             series[k].point_count == 0 or min(by_key[k])[0] > series[k].max_step for k in keys)
         counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK,
-                                                    beyond_stored)
+                                                    beyond_stored, folds=[folds[k] for k in keys])
         if counts is None:  # some points were stored already (a resend): count what each series holds now
             ids = [series[k].id for k in keys]
             held = dict(conn.execute(select(P.c.series_id, func.count()).where(P.c.series_id.in_(ids))
@@ -135,7 +141,7 @@ class MetricsMixin(SqlStoreBase):
         updates = []
         for key, n in zip(keys, counts):
             old = series[key]
-            summary = {f"b_{k}": v for k, v in _summary(by_key[key], old).items()}
+            summary = {f"b_{k}": v for k, v in _summary(by_key[key], folds[key], old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
         self.points_inserter.flush(conn)
         if self.dialect == "postgresql":  # one statement over arrays, not one per series
@@ -146,7 +152,7 @@ class MetricsMixin(SqlStoreBase):
             conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
         return sum(counts)
 
-    def _lock_series(self, conn: Connection, run_pk: int, by_key: dict) -> dict:
+    def _lock_series(self, conn: Connection, run_pk: int, by_key: dict, folds: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
         keys = sorted(by_key)
         found = {r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys})}
@@ -154,7 +160,7 @@ class MetricsMixin(SqlStoreBase):
         if missing:
             conn.execute(
                 insert_ignore(S, self.dialect),
-                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k])} for k in missing],
+                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k], folds[k])} for k in missing],
             )
             found.update({r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing})})
         return found

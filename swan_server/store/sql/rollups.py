@@ -46,6 +46,7 @@ R = t.runs
 # Block sizes are 2**level steps; each level is 8 times coarser than the one below it.
 LEVELS = (6, 9, 12, 15, 18, 21)
 FINEST = LEVELS[0]
+COARSEST = LEVELS[-1]
 FANOUT_BITS = LEVELS[1] - LEVELS[0]
 
 X_STEP, X_TIME, X_RELATIVE = "step", "time", "relative"
@@ -65,7 +66,7 @@ _AGG_COLUMNS = (
 # An aggregate is a list [min, max, last_step, last_ts, last_value, last_is_nan, min_ts, max_ts];
 # min and max are None while the block holds only NaN.
 
-def _merge(a: list, b) -> None:
+def merge_blocks(a: list, b) -> None:
     """Fold aggregate `b` into `a` (in place)."""
     if b[0] is not None:
         if a[0] is None or b[0] < a[0]:
@@ -95,7 +96,8 @@ def _fold_any(points) -> dict[int, list]:
                 a[0] = value
             if a[1] is None or value > a[1]:
                 a[1] = value
-        if (step, ts, value) > (a[2], a[3], a[4]):
+        # the last point is the largest (step, timestamp, value, is_nan), as in the sliced fold
+        if (step, ts, value, nan) > (a[2], a[3], a[4], a[5]):
             a[2], a[3], a[4], a[5] = step, ts, value, nan
         if ts < a[6]:
             a[6] = ts
@@ -154,7 +156,7 @@ def fold_points(points) -> dict[tuple[int, int], list]:
             if c is None:
                 coarse[b >> shift] = list(a)
             else:
-                _merge(c, a)
+                merge_blocks(c, a)
         below = list(coarse.items())
         for b, a in below:
             out[(level, b)] = a
@@ -223,7 +225,7 @@ class _Buckets:
         if a is None:
             self.aggs[index] = list(agg)
         else:
-            _merge(a, agg)
+            merge_blocks(a, agg)
 
 
 def _decode(v, nan=False):
@@ -285,12 +287,12 @@ class _FoldingInserter:
     transaction: every writer of points (MLflow and SwanLab ingestion, `/api/v1` batches,
     imports) goes through `points_inserter`, so none can forget the rollups. Folding is
     idempotent (min, max, last, time span), so exact duplicates the insert skipped change
-    nothing. Between `defer(conn)` and `flush(conn)` the chunks of a batch are gathered and
-    folded in one statement."""
+    nothing. Between `defer(conn)` and `flush(conn)` the folds of a batch's chunks are gathered
+    (merged per series) and written in one statement."""
 
-    def __init__(self, inner, fold):
+    def __init__(self, inner, write_blocks):
         self.inner = inner
-        self.fold = fold
+        self.write_blocks = write_blocks  # (conn, {series_id: fold}) -> None: upserts the blocks
         # Keyed by the Connection object: a batch that failed between defer and flush leaves
         # nothing behind for the next transaction (its Connection is a new object).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -301,43 +303,53 @@ class _FoldingInserter:
         by_series: dict[int, list] = {}
         for sid, *point in rows:
             by_series.setdefault(sid, []).append(tuple(point))
-        self._gather(conn, by_series.items())
+        self._gather(conn, [(sid, fold_points(points)) for sid, points in by_series.items()])
         return n
 
     def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
         """`insert` for the (step, timestamp, value, is_nan) points of one series."""
         n = self.inner.insert_series(conn, series_id, points)
-        self._gather(conn, [(series_id, points)])
+        self._gather(conn, [(series_id, fold_points(points))])
         return n
 
     def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000,
-                      beyond_stored: bool = False) -> list[int] | None:
-        """`insert` for the points of several series, as [(series_id, points), ...]."""
+                      beyond_stored: bool = False, folds: list[dict] | None = None) -> list[int] | None:
+        """`insert` for the points of several series, as [(series_id, points), ...]. `folds`:
+        the caller's `fold_points` of each group's points, when it needed them too."""
         counts = self.inner.insert_groups(conn, groups, chunk, beyond_stored)
-        self._gather(conn, groups)
+        if folds is None:
+            folds = [fold_points(points) for _, points in groups]
+        self._gather(conn, [(sid, fold) for (sid, _), fold in zip(groups, folds)])
         return counts
 
-    def _gather(self, conn, groups) -> None:
+    def _gather(self, conn, folded: list[tuple[int, dict]]) -> None:
         pending = self._pending.get(conn)
-        fold_now = pending is None
-        if fold_now:
-            pending = {}
-        for sid, points in groups:
-            got = pending.get(sid)
-            if got is None:
-                pending[sid] = list(points)
-            else:
-                got.extend(points)
-        if fold_now and pending:
-            self.fold(conn, pending)
+        if pending is None:  # not deferred: write the blocks now
+            self.write_blocks(conn, dict(folded))
+            return
+        for sid, fold in folded:
+            held = pending.get(sid)
+            if held is None:
+                pending[sid] = (fold, False)  # the caller's fold, not to be merged into
+                continue
+            blocks, own = held
+            if not own:  # a series written twice in one transaction: merge into a copy, once
+                blocks = {block: list(agg) for block, agg in blocks.items()}
+            for block, agg in fold.items():
+                mine = blocks.get(block)
+                if mine is None:
+                    blocks[block] = list(agg)
+                else:
+                    merge_blocks(mine, agg)
+            pending[sid] = (blocks, True)
 
     def defer(self, conn) -> None:
         self._pending[conn] = {}
 
     def flush(self, conn) -> None:
-        by_series = self._pending.pop(conn, None)
-        if by_series:
-            self.fold(conn, by_series)
+        pending = self._pending.pop(conn, None)
+        if pending:
+            self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()})
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -346,16 +358,16 @@ class _FoldingInserter:
 class RollupsMixin(SqlStoreBase):
     def __init__(self, engine):
         super().__init__(engine)
-        self.points_inserter = _FoldingInserter(self.points_inserter, self._fold_rollups)
+        self.points_inserter = _FoldingInserter(self.points_inserter, self._write_rollups)
 
     # -- ingestion -------------------------------------------------------------------------------
-    def _fold_rollups(self, conn: Connection, by_series: dict[int, list]) -> None:
-        """Fold batches of (step, timestamp, value, is_nan) points into their series' blocks:
-        one bulk upsert that merges in SQL (min, max, last by (step, timestamp, value), time span).
+    def _write_rollups(self, conn: Connection, folded: dict[int, dict]) -> None:
+        """Merge folded blocks ({series_id: fold_points(...)}) into the stored ones: one bulk
+        upsert that merges in SQL (min, max, last by (step, timestamp, value), time span).
         Called inside the insert transaction."""
         rows = []
-        for sid, points in by_series.items():
-            for (level, block), a in fold_points(points).items():
+        for sid, fold in folded.items():
+            for (level, block), a in fold.items():
                 rows.append((sid, level, block, *a))
         if rows:
             if self.dialect == "postgresql":  # the statement takes columns, as array literals
@@ -387,7 +399,7 @@ class RollupsMixin(SqlStoreBase):
                     rows = conn.execute(q.order_by(*key).limit(batch)).cursor.fetchall()
                     if not rows:
                         break
-                    self._fold_rollups(conn, {sid: rows})
+                    self._write_rollups(conn, {sid: fold_points(rows)})
                     last = rows[-1]
                     if len(rows) < batch:
                         break
