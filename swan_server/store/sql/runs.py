@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from operator import itemgetter
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
@@ -19,18 +20,24 @@ from swan_server.store.sql.names import random_run_name
 RUN_NAME_TAG = "mlflow.runName"
 
 
+# Rows of `select(t.runs)` are read by position: a SQLAlchemy Row's attribute access costs about
+# 0.2 us per field (2.7 us for a RunInfo), a fifth of loading a search page of runs.
+_RUN_COLUMNS = tuple(c.name for c in t.runs.c)
+_RUN_ID = itemgetter(_RUN_COLUMNS.index("id"))
+_RUN_INFO_FIELDS = itemgetter(*(_RUN_COLUMNS.index(c) for c in (
+    "run_uuid", "project_id", "name", "user_id", "status", "start_time", "end_time", "lifecycle_stage", "artifact_uri")))
+
+
+def _check_run_rows(rows) -> None:
+    if rows and tuple(rows[0]._fields) != _RUN_COLUMNS:
+        raise TypeError(f"expected rows of select(runs), got columns {rows[0]._fields}")
+
+
 def _run_info(row, experiment_id=None) -> RunInfo:
-    return RunInfo(
-        run_id=row.run_uuid,
-        experiment_id=str(row.project_id if experiment_id is None else experiment_id),
-        run_name=row.name,
-        user_id=row.user_id,
-        status=row.status,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle_stage=row.lifecycle_stage,
-        artifact_uri=row.artifact_uri,
-    )
+    """The RunInfo of a `select(t.runs)` row."""
+    run_uuid, project_id, name, user_id, status, start_time, end_time, stage, artifact_uri = _RUN_INFO_FIELDS(row)
+    return RunInfo(run_uuid, str(project_id if experiment_id is None else experiment_id), name, user_id, status,
+                   start_time, end_time, stage, artifact_uri)
 
 
 
@@ -117,7 +124,8 @@ class RunsMixin(SqlStoreBase):
 
     def _load_runs(self, conn: Connection, rows: list) -> list[Run]:
         """Attach params, tags, latest metrics and inputs to run rows, a few queries per chunk."""
-        by_id = {r.id: Run(info=_run_info(r)) for r in rows}
+        _check_run_rows(rows)
+        by_id = {_RUN_ID(r): Run(info=_run_info(r)) for r in rows}
         ids = list(by_id)
         statements = _page_statements(self.dialect)
         for part in chunks(ids):
@@ -133,7 +141,7 @@ class RunsMixin(SqlStoreBase):
                 by_id[rid].outputs.append(ModelOutput(model_id, step))
             for rid, model_id in conn.execute(statements.model_inputs, bound):
                 by_id[rid].model_inputs.append(model_id)
-        return [by_id[r.id] for r in rows]
+        return [by_id[_RUN_ID(r)] for r in rows]
 
     def _load_inputs(self, conn: Connection, statement, bound: dict, by_id: dict[int, Run]) -> None:
         inputs = conn.execute(statement, bound).all()
@@ -165,6 +173,7 @@ class RunsMixin(SqlStoreBase):
             if values:
                 conn.execute(update(t.runs).where(t.runs.c.id == row.id).values(**values))
             row = self._run_row(conn, run_id)
+            _check_run_rows([row])
             return _run_info(row)
 
     def delete_run(self, run_id):
