@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
@@ -98,6 +98,11 @@ _LOCK_SERIES = (
 )
 
 
+# A locked summary row as a plain named tuple: the batch reads a dozen of its fields per series,
+# and a SQLAlchemy Row's attribute access costs about 0.2 us each.
+_SeriesRow = namedtuple("_SeriesRow", [c.name for c in S.c])
+
+
 class MetricsMixin(SqlStoreBase):
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
         with self.write() as conn:
@@ -155,14 +160,15 @@ class MetricsMixin(SqlStoreBase):
     def _lock_series(self, conn: Connection, run_pk: int, by_key: dict, folds: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
         keys = sorted(by_key)
-        found = {r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys})}
+        found = {r.key: r for r in map(_SeriesRow._make, conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys}))}
         missing = [k for k in keys if k not in found]
         if missing:
             conn.execute(
                 insert_ignore(S, self.dialect),
                 [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k], folds[k])} for k in missing],
             )
-            found.update({r.key: r for r in conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing})})
+            found.update({r.key: r for r in map(_SeriesRow._make,
+                                                  conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing}))})
         return found
 
     # -- reads -------------------------------------------------------------------------------------
