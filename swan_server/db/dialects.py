@@ -125,9 +125,11 @@ class PointsInserter:
         caller recounts).
 
         `beyond_stored`: the caller knows every point lies past the steps its series holds (the
-        usual append), so none can be a duplicate. PostgreSQL then takes a plain INSERT inside a
+        usual append), so none can be a duplicate. PostgreSQL then takes a plain INSERT after a
         savepoint, a fifth cheaper than ON CONFLICT's speculative insertion of every row; should
-        a duplicate exist after all, the savepoint is rolled back and the skipping INSERT runs."""
+        a duplicate exist after all (the same point twice in the batch, a summary behind its
+        points), the transaction goes back to the savepoint and the skipping INSERT runs. The
+        savepoint is not released: COMMIT releases it, and a RELEASE would cost a round trip."""
         if self.dialect_name != "postgresql":
             return [sum(self.insert_series(conn, sid, points[i : i + chunk]) for i in range(0, len(points), chunk))
                     for sid, points in groups]
@@ -136,12 +138,12 @@ class PointsInserter:
             return [0 for _ in groups]
         arrays = _pg_group_literals(groups)
         if beyond_stored:
+            conn.exec_driver_sql("SAVEPOINT swan_points")
             try:
-                with conn.begin_nested():
-                    conn.exec_driver_sql(self.plain_sql, arrays)
+                conn.exec_driver_sql(self.plain_sql, arrays)
                 return [len(points) for _, points in groups]
             except IntegrityError:
-                pass
+                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT swan_points")
         inserted = conn.exec_driver_sql(self.sql, arrays).rowcount
         return [len(points) for _, points in groups] if inserted == expected else None
 

@@ -44,7 +44,11 @@ def make_engine(uri: str) -> Engine:
     if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
+        # No pre-ping: it would cost every request a round trip. A connection the database
+        # dropped (a restart, a failover, a kill) fails on its first statement, before anything
+        # was written; SQLAlchemy then discards the whole pool, and the store's transient-failure
+        # retry runs the transaction again on a fresh connection (tests/test_db_reconnect.py).
+        kwargs.update(pool_pre_ping=False, pool_size=10, max_overflow=20, pool_recycle=1800)
     if backend == "mysql":
         kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_engine(uri, **kwargs)
