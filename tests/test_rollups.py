@@ -255,7 +255,7 @@ def test_deferred_folds_of_one_series_merge_without_touching_the_callers_fold():
     points = sorted({(s, 1000 + s + rnd.randrange(9), rnd.uniform(-1, 1), False) for s in range(0, 3000, 3)})
     other = [(s, 5, 1.0, False) for s in range(70)]
     written = []
-    inserter = _FoldingInserter(Inner(), lambda conn, folded: written.append(folded))
+    inserter = _FoldingInserter(Inner(), lambda conn, folded, also=None: written.append(folded))
     conn = Conn()
     inserter.defer(conn)
     first_fold = fold_points(points[:400])
@@ -269,3 +269,9 @@ def test_deferred_folds_of_one_series_merge_without_touching_the_callers_fold():
     assert first_fold == untouched
     inserter.insert_series(conn, 3, other)  # not deferred: written at once
     assert written[1] == {3: fold_points(other)}
+    # a statement carried with the blocks reaches the writer even when no blocks are pending
+    carried = []
+    carrier = _FoldingInserter(Inner(), lambda conn, folded, also=None: carried.append((folded, also)))
+    carrier.defer(conn)
+    carrier.flush(conn, also=("UPDATE t SET x = 1", ()))
+    assert carried == [({}, ("UPDATE t SET x = 1", ()))]

@@ -148,12 +148,13 @@ class MetricsMixin(SqlStoreBase):
             old = series[key]
             summary = {f"b_{k}": v for k, v in _summary(by_key[key], folds[key], old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
-        self.points_inserter.flush(conn)
-        if self.dialect == "postgresql":  # one statement over arrays, not one per series
+        if self.dialect == "postgresql":
+            # One statement over arrays, not one per series, sent with the rollup upsert.
             columns = ["b_id", "b_inserted", *(f"b_{c}" for c in _SUMMARY_COLUMNS)]
-            conn.exec_driver_sql(_PG_SUMMARY_UPDATE, tuple(
-                pg_array_literal([u[c] for u in updates], kind) for c, kind in zip(columns, _SUMMARY_KINDS)))
+            self.points_inserter.flush(conn, also=(_PG_SUMMARY_UPDATE, tuple(
+                pg_array_literal([u[c] for u in updates], kind) for c, kind in zip(columns, _SUMMARY_KINDS))))
         else:
+            self.points_inserter.flush(conn)
             conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
         return sum(counts)
 

@@ -292,7 +292,7 @@ class _FoldingInserter:
 
     def __init__(self, inner, write_blocks):
         self.inner = inner
-        self.write_blocks = write_blocks  # (conn, {series_id: fold}) -> None: upserts the blocks
+        self.write_blocks = write_blocks  # (conn, {series_id: fold}, also) -> None: upserts the blocks
         # Keyed by the Connection object: a batch that failed between defer and flush leaves
         # nothing behind for the next transaction (its Connection is a new object).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -346,10 +346,12 @@ class _FoldingInserter:
     def defer(self, conn) -> None:
         self._pending[conn] = {}
 
-    def flush(self, conn) -> None:
-        pending = self._pending.pop(conn, None)
-        if pending:
-            self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()})
+    def flush(self, conn, also: tuple[str, tuple] | None = None) -> None:
+        """Write the gathered blocks. `also`: a PostgreSQL statement of the transaction to send
+        with them, in one round trip (run even when there are no blocks)."""
+        pending = self._pending.pop(conn, None) or {}
+        if pending or also is not None:
+            self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()}, also)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -361,20 +363,29 @@ class RollupsMixin(SqlStoreBase):
         self.points_inserter = _FoldingInserter(self.points_inserter, self._write_rollups)
 
     # -- ingestion -------------------------------------------------------------------------------
-    def _write_rollups(self, conn: Connection, folded: dict[int, dict]) -> None:
+    def _write_rollups(self, conn: Connection, folded: dict[int, dict], also: tuple[str, tuple] | None = None) -> None:
         """Merge folded blocks ({series_id: fold_points(...)}) into the stored ones: one bulk
         upsert that merges in SQL (min, max, last by (step, timestamp, value), time span).
-        Called inside the insert transaction."""
+        Called inside the insert transaction. `also`: a PostgreSQL statement (SQL, parameters) of
+        the same transaction to send in the same round trip, as a data-modifying WITH clause."""
         rows = []
         for sid, fold in folded.items():
             for (level, block), a in fold.items():
                 rows.append((sid, level, block, *a))
-        if rows:
-            if self.dialect == "postgresql":  # the statement takes columns, as array literals
-                conn.exec_driver_sql(self._rollup_upsert(), tuple(
-                    pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS)))
-            else:
+        if self.dialect != "postgresql":
+            if rows:
                 conn.exec_driver_sql(self._rollup_upsert(), rows)
+            return
+        if not rows:
+            if also is not None:
+                conn.exec_driver_sql(*also)
+            return
+        # the statement takes columns, as array literals
+        params = tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS))
+        if also is None:
+            conn.exec_driver_sql(self._rollup_upsert(), params)
+        else:
+            conn.exec_driver_sql(f"WITH carried AS ({also[0]}) {self._rollup_upsert()}", also[1] + params)
 
     def _rollup_upsert(self) -> str:
         sql = getattr(self, "_rollup_upsert_sql", None)
