@@ -11,7 +11,6 @@ from swan_server.db import schema as t
 from swan_server.db.dialects import claim_row, insert_ignore, pg_array_literal, pg_literal_kinds
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
-from swan_server.store.sql.rollups import COARSEST, fold_points, merge_blocks
 from swan_server.store.sql.base import (
     DBL_MAX,
     SqlStoreBase,
@@ -20,6 +19,7 @@ from swan_server.store.sql.base import (
     fetch_tuples,
     now_ms,
 )
+from swan_server.store.sql.rollups import COARSEST, fold_points, merge_blocks
 
 S = t.metric_series
 P = t.metric_points
@@ -161,7 +161,8 @@ class MetricsMixin(SqlStoreBase):
     def _lock_series(self, conn: Connection, run_pk: int, by_key: dict, folds: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
         keys = sorted(by_key)
-        found = {r.key: r for r in map(_SeriesRow._make, conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys}))}
+        locked = conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys})
+        found = {r.key: r for r in map(_SeriesRow._make, locked)}
         missing = [k for k in keys if k not in found]
         if missing:
             conn.execute(

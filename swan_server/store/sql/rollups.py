@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 import weakref
 from bisect import bisect_left
-from operator import le
 from dataclasses import dataclass, field
+from operator import le
 
 from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
@@ -123,8 +123,8 @@ def _fold_ascending(points, steps, stamps, values, nans) -> list[tuple[int, list
             block = values[i:j]
             lo, hi = min(block), max(block)
         top = steps[j - 1]
-        # The last point by (step, timestamp, value), as the point-by-point fold: the block's
-        # last point, unless others share its step.
+        # The last point by (step, timestamp, value, is_nan), as the point-by-point fold: the
+        # block's last point, unless others share its step.
         last = points[j - 1] if j - i == 1 or steps[j - 2] != top else max(points[bisect_left(steps, top, i, j):j])
         span = stamps[i:j]
         fine.append((b, [lo, hi, last[0], last[1], last[2], last[3], min(span), max(span)]))

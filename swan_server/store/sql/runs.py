@@ -25,7 +25,8 @@ RUN_NAME_TAG = "mlflow.runName"
 _RUN_COLUMNS = tuple(c.name for c in t.runs.c)
 _RUN_ID = itemgetter(_RUN_COLUMNS.index("id"))
 _RUN_INFO_FIELDS = itemgetter(*(_RUN_COLUMNS.index(c) for c in (
-    "run_uuid", "project_id", "name", "user_id", "status", "start_time", "end_time", "lifecycle_stage", "artifact_uri")))
+    "run_uuid", "project_id", "name", "user_id", "status", "start_time", "end_time", "lifecycle_stage",
+    "artifact_uri")))
 
 
 def _check_run_rows(rows) -> None:
