@@ -9,6 +9,7 @@ from swan_server.db import schema
 from swan_server.db.engine import make_engine, upgrade
 from swan_server.entities import Metric
 from swan_server.store.sql import SqlTrackingStore
+from swan_server.store.sql.base import DBL_MAX
 from tests.databases import TempDatabase
 
 
@@ -161,7 +162,7 @@ def test_series_summaries_match_the_stored_points(store):
         sent += batch
     for key in ("a", "b", "c"):
         history = store.get_metric_history(run, key, None, None).items  # (step, timestamp, value, is_nan)
-        stored = [(s, ts, 0.0 if nan else max(-DBL, min(DBL, v)), bool(nan)) for s, ts, v, nan in history]
+        stored = [(s, ts, 0.0 if nan else max(-DBL_MAX, min(DBL_MAX, v)), bool(nan)) for s, ts, v, nan in history]
         real = [v for _, _, v, nan in stored if not nan]
         last = max(stored, key=lambda p: p[:3])
         summary = _series(store, run, key)
@@ -172,5 +173,3 @@ def test_series_summaries_match_the_stored_points(store):
         assert (summary.min_step, summary.max_step) == (min(p[0] for p in stored), max(p[0] for p in stored))
         assert (summary.min_timestamp, summary.max_timestamp) == (min(p[1] for p in stored), max(p[1] for p in stored))
 
-
-DBL = 1.7976931348623157e308
