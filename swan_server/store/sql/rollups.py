@@ -347,8 +347,8 @@ class _FoldingInserter:
         self._pending[conn] = {}
 
     def flush(self, conn, also: tuple[str, tuple] | None = None) -> None:
-        """Write the gathered blocks. `also`: a PostgreSQL statement of the transaction to send
-        with them, in one round trip (run even when there are no blocks)."""
+        """Write the gathered blocks. `also`: another statement of the transaction, sent with
+        them (in one round trip on PostgreSQL), and run even when there are no blocks."""
         pending = self._pending.pop(conn, None) or {}
         if pending or also is not None:
             self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()}, also)
@@ -366,26 +366,24 @@ class RollupsMixin(SqlStoreBase):
     def _write_rollups(self, conn: Connection, folded: dict[int, dict], also: tuple[str, tuple] | None = None) -> None:
         """Merge folded blocks ({series_id: fold_points(...)}) into the stored ones: one bulk
         upsert that merges in SQL (min, max, last by (step, timestamp, value), time span).
-        Called inside the insert transaction. `also`: a PostgreSQL statement (SQL, parameters) of
-        the same transaction to send in the same round trip, as a data-modifying WITH clause."""
+        Called inside the insert transaction. `also`: another statement (SQL, parameters) of the
+        same transaction; on PostgreSQL it goes in the same round trip, as a data-modifying WITH
+        clause, elsewhere it runs after the upsert."""
         rows = []
         for sid, fold in folded.items():
             for (level, block), a in fold.items():
                 rows.append((sid, level, block, *a))
-        if self.dialect != "postgresql":
-            if rows:
-                conn.exec_driver_sql(self._rollup_upsert(), rows)
+        if rows and self.dialect == "postgresql":  # the statement takes columns, as array literals
+            params = tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS))
+            if also is None:
+                conn.exec_driver_sql(self._rollup_upsert(), params)
+            else:
+                conn.exec_driver_sql(f"WITH carried AS ({also[0]}) {self._rollup_upsert()}", also[1] + params)
             return
-        if not rows:
-            if also is not None:
-                conn.exec_driver_sql(*also)
-            return
-        # the statement takes columns, as array literals
-        params = tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS))
-        if also is None:
-            conn.exec_driver_sql(self._rollup_upsert(), params)
-        else:
-            conn.exec_driver_sql(f"WITH carried AS ({also[0]}) {self._rollup_upsert()}", also[1] + params)
+        if rows:
+            conn.exec_driver_sql(self._rollup_upsert(), rows)
+        if also is not None:  # nothing to carry it with (no blocks, or not PostgreSQL): on its own
+            conn.exec_driver_sql(*also)
 
     def _rollup_upsert(self) -> str:
         sql = getattr(self, "_rollup_upsert_sql", None)
