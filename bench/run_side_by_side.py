@@ -282,7 +282,8 @@ def sized_label(label: str, result: dict) -> str:
         "(c)": f"{p.get('history_points'):,} pts" if p.get("history_points") else "",
         "(d)": f"{p.get('search_runs'):,} runs" if p.get("search_runs") else "",
         "(e)": f"{p.get('artifact_mb')} MiB",
-        "(wa": f"{p.get('batch_runs')}×{p.get('batches_per_run')}×{p.get('metrics_per_batch')} pts",
+        "(wa": f"{p.get('batch_runs')}×{p.get('batches_per_run')}×{p.get('metrics_per_batch')} pts, median of "
+               f"{p.get('repeats', 3)} rounds",
         "(wb": f"{p.get('latency_calls')} calls",
         "(wc": f"{p.get('history_points'):,} pts" if p.get("history_points") else "",
         "(wd": f"{p.get('search_runs'):,} runs" if p.get("search_runs") else "",
