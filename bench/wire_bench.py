@@ -7,8 +7,8 @@ answering (see client_floor.py), so its figures cap every ratio. This script mea
 server itself costs for the same work. Prints ONE JSON line on stdout; progress on stderr.
 
 Requests go out through the standard library's `http.client` on one keep-alive connection per
-thread, the body already bytes. `requests` (`--http requests`, this script's client before
-2026-11-29 18:00 UTC) adds about 1 ms of its own to every call: measured interleaved against one
+thread, the body already bytes. `requests` (`--http requests`, this script's client until commit
+139f57c) adds about 1 ms of its own to every call: measured interleaved against one
 Swan server, a 1000-point log-batch took 5.4-5.6 ms through `requests` with a str body, 4.5-4.7
 ms through `http.client` and 4.1-4.3 ms written straight to a socket. That is a fifth of Swan's
 time per call and about 1% of stock MLflow's, so it understated the ratio this script exists
@@ -69,15 +69,15 @@ class Api:
 
     def _send(self, method: str, path: str, body: bytes | None) -> Reply:
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        try:
-            self.conn.request(method, path, body=body, headers=headers)
-            resp = self.conn.getresponse()
-            return Reply(resp.status, resp.read())
-        except (http.client.HTTPException, ConnectionError):
-            self.conn.close()  # one fresh try: a server may close an idle keep-alive connection
-            self.conn.request(method, path, body=body, headers=headers)
-            resp = self.conn.getresponse()
-            return Reply(resp.status, resp.read())
+        for attempt in (1, 2):  # one fresh try: a server may close an idle keep-alive connection
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                return Reply(resp.status, resp.read())
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                if attempt == 2:
+                    raise
 
     def post(self, path: str, body: str | bytes) -> Reply:
         if self.client == "requests":
