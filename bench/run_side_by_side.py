@@ -161,10 +161,17 @@ def mlflow_server(tmp: Path, log_path: Path) -> Server:
     return Server("mlflow", cmd, port, log_path, env)
 
 
+def machine_speed() -> dict | None:
+    """bench/calibrate.py's timings of fixed work: this machine's speed for the minutes around a run."""
+    proc = subprocess.run([sys.executable, str(BENCH / "calibrate.py")], stdout=subprocess.PIPE, text=True, check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.startswith("{") else None
+
+
 def run_bench(server: Server, label: str, client_python: str, bench_args: list[str]) -> dict:
     cmd = [client_python, str(BENCH / "mlflow_bench.py"), "--tracking-uri", server.url, "--label", label,
            *bench_args]
     log(f"running: {' '.join(cmd)}")
+    speed_before = machine_speed()
     load_before = os.getloadavg()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)  # progress streams through stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -184,6 +191,7 @@ def run_bench(server: Server, label: str, client_python: str, bench_args: list[s
         result.setdefault("errors", {})["wire"] = f"wire_bench.py printed no JSON (exit {wire.returncode})"
     result["loadavg_before"] = [round(x, 2) for x in load_before]
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine_speed"] = {"before": speed_before, "after": machine_speed()}
     result["server_command"] = server.cmd
     result["server_version"] = server.version()
     return result
@@ -413,6 +421,7 @@ def main() -> int:
         "swan_server_version": swan.get("server_version"),
         "mlflow_server_version": stock.get("server_version"),
         "loadavg": {"swan": swan.get("loadavg_before"), "mlflow": stock.get("loadavg_before")},
+        "machine_speed": {"swan": swan.get("machine_speed"), "mlflow": stock.get("machine_speed")},
         "wall_s": {"swan": swan.get("wall_s"), "mlflow": stock.get("wall_s")},
         "command": [sys.executable, *sys.argv],
     }
@@ -424,6 +433,8 @@ def main() -> int:
          f"mlflow server {facts['mlflow_server_version']}"),
         (f"load average before (1/5/15 min): swan {facts['loadavg']['swan']}, "
          f"mlflow {facts['loadavg']['mlflow']}; wall s: swan {facts['wall_s']['swan']}, mlflow {facts['wall_s']['mlflow']}"),
+        (f"machine speed (bench/calibrate.py, ms, before and after each server's run): "
+         f"swan {facts['machine_speed']['swan']}, mlflow {facts['machine_speed']['mlflow']}"),
         "",
         table,
         "",

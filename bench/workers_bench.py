@@ -45,6 +45,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
+from bench.calibrate import machine_speed  # noqa: E402
 from bench.run_side_by_side import VENV, Server, ensure_mlflow_venv, free_port, log  # noqa: E402
 from tests.databases import ADMIN_URIS  # noqa: E402
 from tests.writers import run_writers  # noqa: E402
@@ -121,9 +122,11 @@ def ingest(kind: str, workers: int, writers: int, points: int, tmp: Path) -> dic
             warm = requests.post(server.url + "/api/2.0/mlflow/experiments/create",
                                  json={"name": f"warm-{uuid.uuid4().hex[:6]}"}, timeout=60).json()["experiment_id"]
             run_writers(server.url, warm, 2 * workers, 5 * 1000, timeout=600)
+            speed_before = machine_speed()
             load = os.getloadavg()
             log(f"{server.name}: {writers} writers x {points} points")
             results, stats, seconds = run_writers(server.url, exp, writers, points, timeout=3600)
+            speed = {"before": speed_before, "after": machine_speed()}
             stored, bytes_per_point = count_points(db.swan_uri, kind)
             stored -= 2 * workers * 5 * 1000  # the warm-up's points
         finally:
@@ -133,7 +136,7 @@ def ingest(kind: str, workers: int, writers: int, points: int, tmp: Path) -> dic
         "server": kind, "workers": workers, "writers": writers, "points_per_writer": points,
         "points": total, "seconds": round(seconds, 2), "points_per_s": round(total / seconds),
         "stored_points": stored, "bytes_per_point": bytes_per_point, "exactly_once": stored == total and len(results) == writers,
-        "writer_stats": stats, "loadavg_before": [round(x, 2) for x in load],
+        "writer_stats": stats, "loadavg_before": [round(x, 2) for x in load], "machine_speed": speed,
     }
 
 
@@ -221,6 +224,8 @@ def main() -> int:
         ratio = f"{r['points_per_s'] / ref['points_per_s']:.1f}×" if ref and r["server"] == "swan" else ""
         print(f"| {r['server']} | {r['workers']} | {r['writers']} × {r['points_per_writer']:,} | {r['seconds']} | "
               f"{r['points_per_s']:,} | {'yes' if r['exactly_once'] else 'NO'} | {ratio} |")
+    print("\nmachine speed (bench/calibrate.py, ms, before and after each run): " + "; ".join(
+        f"{r['server']} {r['workers']}w {r.get('machine_speed')}" for r in result["runs"]))
     if "artifact" in result:
         a = result["artifact"]
         print(f"\n{a['size_mib']} MiB through S3 (moto), 2 workers: up {a['upload_mb_s']} MB/s, down "
