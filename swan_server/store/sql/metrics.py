@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict, namedtuple
+from operator import itemgetter
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
@@ -28,10 +29,10 @@ P = t.metric_points
 INSERT_CHUNK = 5000
 
 
-def _summary(points: list[tuple[int, int, float, bool]], fold: dict, old=None) -> dict:
-    """Merge a batch of (step, timestamp, value, is_nan) points into a series summary. `fold` is
-    the batch's `fold_points`: its coarsest blocks already hold the batch's min, max, last point
-    and time span, so only the smallest step is read from the points."""
+def _summary(first_step: int, fold: dict, old=None) -> dict:
+    """Merge a batch of points into a series summary. `fold` is the batch's `fold_points`: its
+    coarsest blocks already hold the batch's min, max, last point and time span; `first_step`
+    is the batch's smallest step."""
     top = [agg for (level, _), agg in fold.items() if level == COARSEST]
     batch = top[0]
     if len(top) > 1:  # a batch spanning more than one coarsest block (2M steps each)
@@ -39,7 +40,7 @@ def _summary(points: list[tuple[int, int, float, bool]], fold: dict, old=None) -
         for agg in top[1:]:
             merge_blocks(batch, agg)
     lo, hi, last_step, last_ts, last_value, last_nan, min_ts, max_ts = batch
-    min_step, max_step = min(points)[0], last_step
+    min_step, max_step = first_step, last_step
     if old is not None:
         if (old.last_step, old.last_timestamp, old.last_value) >= (last_step, last_ts, last_value):
             last_step, last_ts, last_value, last_nan = (old.last_step, old.last_timestamp, old.last_value,
@@ -101,6 +102,7 @@ _LOCK_SERIES = (
 # A locked summary row as a plain named tuple: the batch reads a dozen of its fields per series,
 # and a SQLAlchemy Row's attribute access costs about 0.2 us each.
 _SeriesRow = namedtuple("_SeriesRow", [c.name for c in S.c])
+_STEP = itemgetter(0)
 
 
 class MetricsMixin(SqlStoreBase):
@@ -130,12 +132,13 @@ class MetricsMixin(SqlStoreBase):
         keys = list(by_key)
         # Each series' batch folded once: into its rollup blocks, and into its summary.
         folds = {k: fold_points(by_key[k]) for k in keys}
-        series = self._lock_series(conn, run_pk, by_key, folds)
+        first_steps = {k: min(map(_STEP, by_key[k])) for k in keys}
+        series = self._lock_series(conn, run_pk, keys, folds, first_steps)
         self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
         # The series rows are locked: when every new point lies past its series' last stored
         # step, no point of the batch can already be stored.
         beyond_stored = self.dialect == "postgresql" and all(
-            series[k].point_count == 0 or min(by_key[k])[0] > series[k].max_step for k in keys)
+            series[k].point_count == 0 or first_steps[k] > series[k].max_step for k in keys)
         counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK,
                                                     beyond_stored, folds=[folds[k] for k in keys])
         if counts is None:  # some points were stored already (a resend): count what each series holds now
@@ -146,7 +149,7 @@ class MetricsMixin(SqlStoreBase):
         updates = []
         for key, n in zip(keys, counts):
             old = series[key]
-            summary = {f"b_{k}": v for k, v in _summary(by_key[key], folds[key], old).items()}
+            summary = {f"b_{k}": v for k, v in _summary(first_steps[key], folds[key], old).items()}
             updates.append({"b_id": old.id, "b_inserted": n, **summary})
         if self.dialect == "postgresql":
             # One statement over arrays, not one per series, sent with the rollup upsert.
@@ -158,16 +161,16 @@ class MetricsMixin(SqlStoreBase):
             conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
         return sum(counts)
 
-    def _lock_series(self, conn: Connection, run_pk: int, by_key: dict, folds: dict) -> dict:
+    def _lock_series(self, conn: Connection, run_pk: int, keys: list, folds: dict, first_steps: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
-        keys = sorted(by_key)
+        keys = sorted(keys)
         locked = conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": keys})
         found = {r.key: r for r in map(_SeriesRow._make, locked)}
         missing = [k for k in keys if k not in found]
         if missing:
             conn.execute(
                 insert_ignore(S, self.dialect),
-                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(by_key[k], folds[k])} for k in missing],
+                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(first_steps[k], folds[k])} for k in missing],
             )
             found.update({r.key: r for r in map(_SeriesRow._make,
                                                   conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing}))})
