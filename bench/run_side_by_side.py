@@ -315,6 +315,8 @@ def compare(swan: dict, stock: dict, floor: dict | None) -> tuple[list[list[str]
         f = dig(floor, *path) if floor else None
         ratio, ceiling = better_by(s, m, higher_better), better_by(f, m, higher_better)
         met = "" if target is None or ratio is None else ("yes" if ratio >= target else "NO")
+        if met == "NO" and ceiling is not None and ceiling < target:
+            met = "NO: ceiling below target"  # not even a server that costs nothing could meet it
         rows.append([f"{sized_label(label, swan)} ({unit})", fmt(s), fmt(m),
                      "n/a" if ratio is None else f"{ratio:.1f}×",
                      "" if target is None else f"≥ {target}×", met,
