@@ -100,6 +100,9 @@ def test_create_finalize_tags_params_delete(mlflow_client, unique_name, api):
     assert_error(resp, 400, "INVALID_PARAMETER_VALUE")
     resp = requests.patch(f"{api.base}{API}/logged-models/{model.model_id}", json={"status": "DONE"}, timeout=30)
     assert_error(resp, 400, "INVALID_PARAMETER_VALUE")
+    for wrong_type in ({"name": "READY"}, ["LOGGED_MODEL_READY"]):  # each was a 500
+        resp = requests.patch(f"{api.base}{API}/logged-models/{model.model_id}", json={"status": wrong_type}, timeout=30)
+        assert_error(resp, 400, "INVALID_PARAMETER_VALUE", "parameter 'status'")
 
     mlflow_client.delete_logged_model(model.model_id)
     with pytest.raises(MlflowException) as exc:

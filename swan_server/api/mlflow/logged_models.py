@@ -67,7 +67,8 @@ def _status(req: RequestData) -> str:
         raw = int(raw)
     if raw is None:
         raise invalid("Missing value for required parameter 'status'.")
-    if isinstance(raw, bool) or raw not in _STATUS_IN:
+    # A list or an object is not hashable: refused before the lookup, which would raise.
+    if isinstance(raw, (bool, list, dict)) or raw not in _STATUS_IN:
         raise invalid(f"Invalid value {raw} for parameter 'status' supplied")
     return _STATUS_IN[raw]
 
