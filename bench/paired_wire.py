@@ -35,39 +35,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_side_by_side import OUT, ensure_mlflow_venv, git_commit, machine_speed, mlflow_server, swan_server
-from wire_bench import BASE_TS, Api, batch_body
+from wire_bench import Api, log_batch_round, log_metric_calls, send_round
 
 
 def log(msg: str) -> None:
     print(f"[paired {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def log_batch_round(api: Api, exp: str, args, rnd: random.Random) -> float:
+def log_batch_rate(api: Api, exp: str, args, rnd: random.Random) -> float:
     """Points per second over one round of log-batch requests into new runs."""
-    steps = args.metrics_per_batch // 10
-    bodies = []
-    for r in range(args.batch_runs):
-        run_id = api.run(exp, BASE_TS + r)
-        bodies += [batch_body(run_id, rnd, b * steps, steps, 10) for b in range(args.batches_per_run)]
-    start = time.perf_counter()
-    for body in bodies:
-        api.post("/runs/log-batch", body)
-    return len(bodies) * args.metrics_per_batch / (time.perf_counter() - start)
+    bodies = log_batch_round(api, exp, args, rnd)
+    return len(bodies) * args.metrics_per_batch / send_round(api, bodies, [])
 
 
-def log_metric_round(api: Api, exp: str, args) -> float:
+def log_metric_median(api: Api, exp: str, args) -> float:
     """The median milliseconds of one log-metric call, over one round of sequential calls."""
-    run_id = api.run(exp, BASE_TS)
-    bodies = [json.dumps({"run_id": run_id, "key": "lat", "value": i * 0.5, "timestamp": BASE_TS + i,
-                          "step": i}).encode() for i in range(args.latency_calls + 5)]
-    for body in bodies[:5]:  # warm-up: the series row and its first blocks
-        api.post("/runs/log-metric", body)
-    calls = []
-    for body in bodies[5:]:
-        t = time.perf_counter()
-        api.post("/runs/log-metric", body)
-        calls.append(time.perf_counter() - t)
-    return 1000 * statistics.median(calls)
+    return 1000 * statistics.median(log_metric_calls(api, exp, args.latency_calls))
 
 
 def warm_up(api: Api, exp: str, args) -> None:
@@ -75,8 +58,8 @@ def warm_up(api: Api, exp: str, args) -> None:
     first requests import code on first use and ran up to ten times slower than its later ones,
     and five rounds against one fresh Swan server measured 122,000, 110,000, 125,000, 154,000 and
     161,000 points/s. A team's server runs warm."""
-    log_batch_round(api, exp, args, random.Random(-1))
-    log_metric_round(api, exp, argparse.Namespace(**{**vars(args), "latency_calls": 20}))
+    log_batch_rate(api, exp, args, random.Random(-1))
+    log_metric_calls(api, exp, 20)
 
 
 def median(values) -> float:
@@ -92,8 +75,8 @@ def run_pairs(apis: dict, exps: dict, args) -> list[dict]:
         pair = {"order": list(order), "points_per_s": {}, "log_metric_ms": {}}
         for name in order:
             rnd = random.Random(args.seed + i)  # the same values for both servers in a pair
-            pair["points_per_s"][name] = round(log_batch_round(apis[name], exps[name], args, rnd), 1)
-            pair["log_metric_ms"][name] = round(log_metric_round(apis[name], exps[name], args), 3)
+            pair["points_per_s"][name] = round(log_batch_rate(apis[name], exps[name], args, rnd), 1)
+            pair["log_metric_ms"][name] = round(log_metric_median(apis[name], exps[name], args), 3)
         pair["log_batch_ratio"] = round(pair["points_per_s"]["swan"] / pair["points_per_s"]["mlflow"], 2)
         pair["log_metric_ratio"] = round(pair["log_metric_ms"]["mlflow"] / pair["log_metric_ms"]["swan"], 2)
         log(f"pair {i + 1}/{args.pairs} ({' then '.join(order)}): log-batch "

@@ -118,35 +118,45 @@ def ms_stats(samples: list[float]) -> dict:
     return {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 3)}
 
 
+def log_batch_round(api: Api, exp: str, args, rnd: random.Random) -> list[bytes]:
+    """The bodies of one log-batch round: batch_runs new runs, batches_per_run bodies each."""
+    steps = args.metrics_per_batch // 10
+    bodies = []
+    for r in range(args.batch_runs):
+        run_id = api.run(exp, BASE_TS + r)
+        bodies += [batch_body(run_id, rnd, b * steps, steps, 10) for b in range(args.batches_per_run)]
+    return bodies
+
+
+def send_round(api: Api, bodies: list[bytes], calls: list[float]) -> float:
+    """Send a round's log-batch bodies one after another and return the seconds it took; each
+    call's seconds are appended to `calls`."""
+    start = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        api.post("/runs/log-batch", body)
+        calls.append(time.perf_counter() - t)
+    return time.perf_counter() - start
+
+
 def phase_a(api: Api, exp: str, args) -> dict:
     """`repeats` rounds of batch_runs x batches_per_run bodies, each round into new runs; the
     median round's rate is reported. One round lasts under a second on a fast server, where a
     single pause (a checkpoint, another process taking the core) moves its rate by a tenth."""
     rnd = random.Random(args.seed)
-    steps = args.metrics_per_batch // 10
-    rounds = []
-    for _ in range(args.repeats):
-        bodies = []
-        for r in range(args.batch_runs):
-            run_id = api.run(exp, BASE_TS + r)
-            bodies += [batch_body(run_id, rnd, b * steps, steps, 10) for b in range(args.batches_per_run)]
-        rounds.append(bodies)
-    calls, rates = [], []
-    for bodies in rounds:
-        start = time.perf_counter()
-        for body in bodies:
-            t = time.perf_counter()
-            api.post("/runs/log-batch", body)
-            calls.append(time.perf_counter() - t)
-        rates.append(len(bodies) * args.metrics_per_batch / (time.perf_counter() - start))
+    rounds = [log_batch_round(api, exp, args, rnd) for _ in range(args.repeats)]
+    calls: list[float] = []
+    rates = [len(bodies) * args.metrics_per_batch / send_round(api, bodies, calls) for bodies in rounds]
     return {"points_per_s": round(statistics.median(rates), 1), "rounds_points_per_s": [round(r) for r in rates],
             "log_batch_call": ms_stats(calls)}
 
 
-def phase_b(api: Api, exp: str, args) -> dict:
+def log_metric_calls(api: Api, exp: str, count: int) -> list[float]:
+    """Seconds of each of `count` sequential log-metric calls into a new run, after 5 untimed ones
+    (the series row and its first blocks)."""
     run_id = api.run(exp, BASE_TS)
     bodies = [json.dumps({"run_id": run_id, "key": "lat", "value": i * 0.5, "timestamp": BASE_TS + i, "step": i}).encode()
-              for i in range(args.latency_calls + 5)]
+              for i in range(count + 5)]
     for body in bodies[:5]:
         api.post("/runs/log-metric", body)
     calls = []
@@ -154,7 +164,11 @@ def phase_b(api: Api, exp: str, args) -> dict:
         t = time.perf_counter()
         api.post("/runs/log-metric", body)
         calls.append(time.perf_counter() - t)
-    return {"log_metric": ms_stats(calls)}
+    return calls
+
+
+def phase_b(api: Api, exp: str, args) -> dict:
+    return {"log_metric": ms_stats(log_metric_calls(api, exp, args.latency_calls))}
 
 
 def page_token(content: bytes) -> str | None:
