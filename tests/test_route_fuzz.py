@@ -1,7 +1,9 @@
 """Every route of the app, fed wrong types, odd paths and broken bodies: none may answer 5xx.
 
-The app runs in-process (Flask's test client) on its own SQLite database, with an MLflow run and a
-SwanLab session, so that requests get past the lookups into the parsing and the services. Each
+The app runs in-process (Flask's test client) on its own database (SQLite, or a fresh one on the
+back end SWAN_TEST_BACKEND names, where out-of-range integers and odd strings meet another
+driver), with an MLflow run and a SwanLab project, experiment and session, so that requests get
+past the lookups into the parsing and the services. Each
 request picks a route and method at random from the app's URL map, fills its path arguments with
 real ids or odd strings (`..`, encoded dots, long digit runs), and sends a JSON object whose keys
 are field names of the MLflow and SwanLab protocols and whose values are of the wrong kind (null,
@@ -21,6 +23,7 @@ import pytest
 
 from swan_server.app import create_app
 from swan_server.config import Settings
+from tests.databases import TempDatabase, selected_backend
 
 REQUESTS_PER_SEED = 4000
 SEEDS = (1, 2)  # seed 1 meets the logged-model 500 below within its 4,000 requests
@@ -40,7 +43,10 @@ NOT_JSON = [b"{", b"null", b"[]", b"\xff\xfe", b'{"a": NaN}', b"1", b'"s"', b"{"
 def fuzz_app(tmp_path_factory, monkeypatch_module):
     tmp = tmp_path_factory.mktemp("fuzz")
     monkeypatch_module.setenv("SWAN_HOME", str(tmp / "home"))
-    app = create_app(Settings(backend_store_uri=f"sqlite:///{tmp / 'fuzz.db'}", artifacts_destination=str(tmp / "art")))
+    backend = selected_backend()  # its own database on every back end: the admin key is this test's
+    database = None if backend == "sqlite" else TempDatabase(backend).create()
+    uri = database.uri if database else f"sqlite:///{tmp / 'fuzz.db'}"
+    app = create_app(Settings(backend_store_uri=uri, artifacts_destination=str(tmp / "art")))
     client = app.test_client()
     exp = client.post("/api/2.0/mlflow/experiments/create", json={"name": "fuzz"}).get_json()["experiment_id"]
     run = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp}).get_json()["run"]["info"]["run_id"]
@@ -64,7 +70,10 @@ def fuzz_app(tmp_path_factory, monkeypatch_module):
                for i in range(5)]
     assert client.post("/api/house/metrics", json={"type": "scalar", "projectId": project, "experimentId": "fzcuid01",
                                                    "metrics": scalars}).status_code == 201
-    return app, client, {"run": run, "exp": exp, "user": user, "project": project, "cuid": "fzcuid01"}
+    yield app, client, {"run": run, "exp": exp, "user": user, "project": project, "cuid": "fzcuid01"}
+    app.extensions["swan"].store.engine.dispose()
+    if database:
+        database.drop()
 
 
 @pytest.fixture(scope="module")
