@@ -3,12 +3,11 @@
 The app runs in-process (Flask's test client) on its own database (SQLite, or a fresh one on the
 back end SWAN_TEST_BACKEND names, where out-of-range integers and odd strings meet another
 driver), with an MLflow run and a SwanLab project, experiment and session, so that requests get
-past the lookups into the parsing and the services. Each
-request picks a route and method at random from the app's URL map, fills its path arguments with
-real ids or odd strings (`..`, encoded dots, long digit runs), and sends a JSON object whose keys
-are field names of the MLflow and SwanLab protocols and whose values are of the wrong kind (null,
-booleans, out-of-range integers, lists, objects, NaN, long strings), or a body that is not JSON
-at all. The seeds are fixed, so a failure reproduces; the message lists each failing route once,
+past the lookups into the parsing and the services. Each request picks a route and method at
+random from the app's URL map, fills its path arguments with real ids or odd strings (`..`,
+encoded dots, long digit runs), and sends a JSON object whose keys are field names of the MLflow
+and SwanLab protocols and whose values are of the wrong kind (null, booleans, out-of-range
+integers, lists, objects, NaN, long strings), or a body that is not JSON at all. The seeds are fixed, so a failure reproduces; the message lists each failing route once,
 with the request that failed it.
 
 This found a 500 in the logged-model PATCH (a status given as a list or an object), now a 400."""
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 
 import pytest
@@ -55,7 +55,8 @@ def fuzz_app(tmp_path_factory, monkeypatch_module):
         "params": [{"key": "p", "value": "v"}]})
     # A SwanLab session (the sid cookie the SDK sends), so the SwanLab routes reach their handlers.
     home = tmp / "home"
-    key = app.extensions["swan"].identity.ensure_admin(home) or (home / "admin_api_key").read_text().strip()
+    key = (app.extensions["swan"].identity.ensure_admin(home) or os.environ.get("SWAN_ADMIN_API_KEY")
+           or (home / "admin_api_key").read_text().strip())
     login = client.post("/api/login/api_key", headers={"authorization": key})
     assert login.status_code == 200, login.get_data()[:300]
     client.set_cookie("sid", login.get_json()["sid"])
