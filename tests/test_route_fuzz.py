@@ -40,28 +40,47 @@ NOT_JSON = [b"{", b"null", b"[]", b"\xff\xfe", b'{"a": NaN}', b"1", b'"s"', b"{"
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory, monkeypatch_module):
+def fuzz_uri(tmp_path_factory):
+    """Its own database on every back end (the admin key is this test's), dropped even when the
+    app's setup below fails."""
+    backend = selected_backend()
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('fuzz-db') / 'fuzz.db'}"
+        return
+    database = TempDatabase(backend).create()
+    try:
+        yield database.uri
+    finally:
+        database.drop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory, monkeypatch_module, fuzz_uri):
     tmp = tmp_path_factory.mktemp("fuzz")
     monkeypatch_module.setenv("SWAN_HOME", str(tmp / "home"))
-    backend = selected_backend()  # its own database on every back end: the admin key is this test's
-    database = None if backend == "sqlite" else TempDatabase(backend).create()
-    uri = database.uri if database else f"sqlite:///{tmp / 'fuzz.db'}"
-    app = create_app(Settings(backend_store_uri=uri, artifacts_destination=str(tmp / "art")))
+    app = create_app(Settings(backend_store_uri=fuzz_uri, artifacts_destination=str(tmp / "art")))
     client = app.test_client()
+    try:
+        yield app, client, _seed(app, client, tmp / "home")
+    finally:
+        app.extensions["swan"].store.engine.dispose()
+
+
+def _seed(app, client, home) -> dict:
+    """An MLflow run, a SwanLab session (the sid cookie the SDK sends) and a SwanLab project and
+    experiment with a few scalars, made as the clients make them, so that requests reach past the
+    lookups; the ids, for the fuzzer to use. The session cookie stays in `client`."""
     exp = client.post("/api/2.0/mlflow/experiments/create", json={"name": "fuzz"}).get_json()["experiment_id"]
     run = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp}).get_json()["run"]["info"]["run_id"]
     client.post("/api/2.0/mlflow/runs/log-batch", json={
         "run_id": run, "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 1}],
         "params": [{"key": "p", "value": "v"}]})
-    # A SwanLab session (the sid cookie the SDK sends), so the SwanLab routes reach their handlers.
-    home = tmp / "home"
     key = (app.extensions["swan"].identity.ensure_admin(home) or os.environ.get("SWAN_ADMIN_API_KEY")
            or (home / "admin_api_key").read_text().strip())
     login = client.post("/api/login/api_key", headers={"authorization": key})
     assert login.status_code == 200, login.get_data()[:300]
     client.set_cookie("sid", login.get_json()["sid"])
     user = login.get_json()["userInfo"]["username"]
-    # A SwanLab project and experiment with a few scalars, made as the SDK makes them.
     assert client.post(f"/api/projects/{user}", json={"name": "fz", "visibility": "PRIVATE"}).status_code in (200, 201)
     project = client.get(f"/api/project/{user}/fz").get_json()["cuid"]
     made = client.post(f"/api/project/{user}/fz/experiment", json={
@@ -71,10 +90,7 @@ def fuzz_app(tmp_path_factory, monkeypatch_module):
                for i in range(5)]
     assert client.post("/api/house/metrics", json={"type": "scalar", "projectId": project, "experimentId": "fzcuid01",
                                                    "metrics": scalars}).status_code == 201
-    yield app, client, {"run": run, "exp": exp, "user": user, "project": project, "cuid": "fzcuid01"}
-    app.extensions["swan"].store.engine.dispose()
-    if database:
-        database.drop()
+    return {"run": run, "exp": exp, "user": user, "project": project, "cuid": "fzcuid01"}
 
 
 @pytest.fixture(scope="module")
