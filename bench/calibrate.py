@@ -4,8 +4,9 @@ server's run, recorded beside the figures.
 The development machines are shared VMs whose speed moves by up to half between runs minutes
 apart (docs/SCALING.md): a change of that size in a benchmark figure says nothing about the code
 unless the machine's own speed is known for the same minutes. The work is what Swan's ingestion
-leans on: SQLite inserts into a table shaped like `metric_points` (in memory, so no disk), and a
-plain interpreter loop.
+leans on: SQLite inserts into a table shaped like the row-per-point `metric_points` of schema
+revisions before 0007 (in memory, so no disk; kept as it was so that figures stay comparable
+across sessions), and a plain interpreter loop.
 
     python bench/calibrate.py       # prints one JSON line
 """

@@ -102,8 +102,12 @@ def count_points(uri: str, kind: str) -> tuple[int, dict]:
     engine = create_engine(uri.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
-            tables = ["metric_points", "metric_rollups", "metric_series"] if kind == "swan" else ["metrics", "latest_metrics"]
-            n = conn.execute(text(f"SELECT count(*) FROM {tables[0]}")).scalar()
+            if kind == "swan":  # points are stored in chunks, each with its count
+                tables = ["metric_chunks", "metric_rollups", "metric_series"]
+                n = conn.execute(text("SELECT coalesce(sum(point_count), 0) FROM metric_chunks")).scalar()
+            else:
+                tables = ["metrics", "latest_metrics"]
+                n = conn.execute(text(f"SELECT count(*) FROM {tables[0]}")).scalar()
             sizes = {t: conn.execute(text(f"SELECT pg_total_relation_size('{t}')")).scalar() for t in tables}
             return n, {t: round(b / n, 1) if n else None for t, b in sizes.items()}
     finally:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import swan_client
 from swan_client.api import Client
 from tests.server import LiveServer
+from tests.stored_points import stored_points
 
 KEYS = 10
 STEPS = 10_000  # 10 keys x 10,000 steps = 100,000 points
@@ -63,9 +64,9 @@ def test_sigkill_mid_run_every_point_lands_exactly_once(tmp_path):
                 "SELECT id, key, point_count FROM metric_series WHERE run_id = :r AND key LIKE 'm%'"), {"r": run_pk}).all()
             assert sorted(s.key for s in series) == sorted(names)
             assert all(s.point_count == STEPS for s in series)
-            rows = conn.execute(sa.text(
-                "SELECT COUNT(*) FROM metric_points WHERE series_id IN (%s)" % ",".join(str(s.id) for s in series))).scalar_one()
-            assert rows == KEYS * STEPS
+            points = stored_points(conn, [s.id for s in series])
+            assert sum(map(len, points.values())) == KEYS * STEPS
+            assert all(len(set(p)) == STEPS and {x[0] for x in p} == set(range(STEPS)) for p in points.values())
         engine.dispose()
     finally:
         srv.stop()

@@ -288,7 +288,7 @@ def test_gc_removes_deleted_runs_and_projects_with_their_s3_objects(tmp_path, mo
         import sqlite3
 
         with sqlite3.connect(srv.home / "swan.db") as db:  # no rows of a removed series are left behind
-            for table in ("metric_points", "metric_rollups"):
+            for table in ("metric_chunks", "metric_rollups"):
                 orphans = db.execute(f"SELECT count(*) FROM {table} WHERE series_id NOT IN "
                                      "(SELECT id FROM metric_series)").fetchone()[0]
                 assert orphans == 0, table

@@ -6,14 +6,19 @@ import random
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 
 from swan_server.db import schema
 from swan_server.db.engine import alembic_config, make_engine, upgrade
 from swan_server.entities import Metric
 from swan_server.store.sql import SqlTrackingStore
+from swan_server.store.sql.point_chunks import decode
 from swan_server.store.sql.rollups import decompose, fold_points
 from tests.databases import TempDatabase
+
+# metric_points as revisions before 0007 had it (a row per point).
+_OLD_POINTS = table("metric_points", column("series_id"), column("step"), column("timestamp"), column("value"),
+                    column("is_nan"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -160,7 +165,7 @@ def test_migration_backfills_existing_points(tmp_path):
             run_id=run_pk, key="loss", last_step=9999, last_timestamp=9999, last_value=0.0, last_is_nan=False,
             min_value=-5.0, max_value=7.0, min_step=0, max_step=9999, min_timestamp=0, max_timestamp=9999,
             point_count=10000)).inserted_primary_key[0]
-        conn.execute(schema.metric_points.insert(), [
+        conn.execute(_OLD_POINTS.insert(), [
             {"series_id": sid, "step": s, "timestamp": s, "value": (7.0 if s == 4321 else -5.0 if s == 8 else 0.0),
              "is_nan": False} for s in range(10000)])
     upgrade(engine)
@@ -241,12 +246,14 @@ def test_deferred_folds_of_one_series_merge_without_touching_the_callers_fold():
 
     from swan_server.store.sql.rollups import _FoldingInserter
 
-    class Inner:
-        def insert_series(self, conn, series_id, points):
-            return len(points)
+    class Inner:  # a ChunkInserter that keeps what it is given
+        dialect_name = "sqlite"
 
-        def insert_groups(self, conn, groups, chunk, beyond_stored):
-            return [len(points) for _, points in groups]
+        def __init__(self):
+            self.rows = []
+
+        def insert(self, conn, rows):
+            self.rows.extend(rows)
 
     class Conn:  # the inserter keys its pending folds weakly by connection
         pass
@@ -255,23 +262,30 @@ def test_deferred_folds_of_one_series_merge_without_touching_the_callers_fold():
     points = sorted({(s, 1000 + s + rnd.randrange(9), rnd.uniform(-1, 1), False) for s in range(0, 3000, 3)})
     other = [(s, 5, 1.0, False) for s in range(70)]
     written = []
-    inserter = _FoldingInserter(Inner(), lambda conn, folded, also=None: written.append(folded))
+    inner = Inner()
+    inserter = _FoldingInserter(inner, lambda conn, folded, also=(): written.append(folded))
     conn = Conn()
     inserter.defer(conn)
     first_fold = fold_points(points[:400])
     untouched = copy.deepcopy(first_fold)
-    inserter.insert_groups(conn, [(1, points[:400]), (2, other)], 5000, False, folds=[first_fold, fold_points(other)])
-    inserter.insert_series(conn, 1, points[400:700])
-    inserter.insert_series(conn, 1, points[700:])
+    seqs = inserter.insert_groups(conn, [(1, 0, points[:400]), (2, 0, other)], folds=[first_fold, fold_points(other)])
+    # steps 0..1197 in 64-step blocks: 19 chunks; steps 0..69: 2 chunks
+    assert seqs == [19, 2]
+    inserter.insert_groups(conn, [(1, 19, points[400:700])])
+    inserter.insert_groups(conn, [(1, 30, points[700:])])
     assert written == []
     inserter.flush(conn)
     assert written == [{1: fold_points(points), 2: fold_points(other)}]
     assert first_fold == untouched
-    inserter.insert_series(conn, 3, other)  # not deferred: written at once
+    inserter.insert_groups(conn, [(3, 0, other)])  # not deferred: written at once
     assert written[1] == {3: fold_points(other)}
-    # a statement carried with the blocks reaches the writer even when no blocks are pending
+    # every point went into exactly one chunk of its block, numbered in order per series
+    assert sorted(p for r in inner.rows if r[0] == 1 for p in decode(r[4])) == points
+    assert all({p[0] >> 6 for p in decode(r[4])} == {r[1]} and len(decode(r[4])) == r[3] for r in inner.rows)
+    assert [r[2] for r in inner.rows if r[0] == 1][:19] == list(range(19))
+    # statements carried with the blocks reach the writer even when no blocks are pending
     carried = []
-    carrier = _FoldingInserter(Inner(), lambda conn, folded, also=None: carried.append((folded, also)))
+    carrier = _FoldingInserter(Inner(), lambda conn, folded, also=(): carried.append((folded, also)))
     carrier.defer(conn)
     carrier.flush(conn, also=("UPDATE t SET x = 1", ()))
-    assert carried == [({}, ("UPDATE t SET x = 1", ()))]
+    assert carried == [({}, [("UPDATE t SET x = 1", ())])]

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from swan_server.db.engine import make_engine
 from tests.databases import TempDatabase
 from tests.server import LiveServer
+from tests.stored_points import stored_points
 from tests.tcpproxy import TcpProxy
 from tests.writers import KEYS, run_writers, value
 
@@ -52,11 +53,13 @@ def _check_exactly_once(uri: str, results: list[dict], points: int) -> None:
     try:
         with engine.connect() as conn:
             for r in results:
-                rows = conn.execute(text(
-                    "SELECT s.key, count(*), count(DISTINCT p.step), min(p.step), max(p.step), sum(p.value), "
-                    "s.point_count FROM metric_series s JOIN runs ON runs.id = s.run_id "
-                    "JOIN metric_points p ON p.series_id = s.id WHERE runs.run_uuid = :rid "
-                    "GROUP BY s.key, s.point_count ORDER BY s.key"), {"rid": r["run_id"]}).all()
+                series = conn.execute(text(
+                    "SELECT s.id, s.key, s.point_count FROM metric_series s JOIN runs ON runs.id = s.run_id "
+                    "WHERE runs.run_uuid = :rid ORDER BY s.key"), {"rid": r["run_id"]}).all()
+                points = stored_points(conn, [s.id for s in series])
+                rows = [(key, len(points[sid]), len({p[0] for p in points[sid]}), min(p[0] for p in points[sid]),
+                         max(p[0] for p in points[sid]), sum(p[2] for p in points[sid]), count)
+                        for sid, key, count in series]
                 assert [row[0] for row in rows] == [f"k{k}" for k in range(KEYS)], rows
                 for key, n, distinct, lo, hi, total, summary in rows:
                     k = int(key[1:])

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import chain
-
 import orjson
 from sqlalchemy import BigInteger, Table, any_, bindparam, func, literal, select
 from sqlalchemy import insert as generic_insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 
@@ -69,143 +66,43 @@ def id_list(ids: list[int], dialect_name: str):
     return list(ids)
 
 
-class PointsInserter:
-    """The hot-path INSERT of metric points, in each dialect's fastest form, skipping exact
-    duplicates and returning how many rows were really inserted.
+class ChunkInserter:
+    """The hot-path INSERT of point chunks (store/sql/point_chunks.py), as (series_id, block,
+    seq, point_count, payload) rows. Keys are new by construction (the writer numbers a
+    series' chunks while its summary row is locked), so no dialect needs a conflict clause.
 
-    SQLite takes multi-row INSERT ... SELECT FROM (VALUES ...) statements per series; MySQL one
-    executemany (PyMySQL rewrites it into multi-row INSERTs); PostgreSQL a single INSERT ... SELECT
-    FROM unnest(arrays), which also gives an exact rowcount where psycopg's executemany would not."""
+    SQLite and MySQL take one executemany (PyMySQL folds it into multi-row INSERTs); PostgreSQL
+    one INSERT ... SELECT FROM unnest(arrays), which `statement` also gives as SQL and parameters
+    so that the writer can send it in the same round trip as the rest of its transaction."""
 
-    COLUMNS = ("series_id", "step", "timestamp", "value", "is_nan")
+    COLUMNS = ("series_id", "block", "seq", "point_count", "points")
 
-    def __init__(self, dialect_name: str, table: str = "metric_points"):
+    def __init__(self, dialect_name: str, table: str = "metric_chunks"):
         cols = ", ".join(self.COLUMNS)
         self.dialect_name = dialect_name
-        self.table = table
-        self._rows_sql: dict[int, str] = {}  # SQLite multi-row statements by row count
         if dialect_name == "sqlite":
-            self.sql = f"INSERT INTO {table} ({cols}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            self.sql = f"INSERT INTO {table} ({cols}) VALUES (?, ?, ?, ?, ?)"
         elif dialect_name == "postgresql":
-            self.plain_sql = (
-                f"INSERT INTO {table} ({cols}) SELECT * FROM unnest("
-                "%s::integer[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[])"
-            )
-            self.sql = self.plain_sql + " ON CONFLICT DO NOTHING"
+            self.sql = (f"INSERT INTO {table} ({cols}) SELECT * FROM unnest("
+                        "%s::integer[], %s::bigint[], %s::bigint[], %s::integer[], %s::bytea[])")
         elif dialect_name in ("mysql", "mariadb"):
-            self.sql = f"INSERT IGNORE INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s)"
+            self.sql = f"INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s)"
         else:
             raise ValueError(f"Unsupported database dialect: {dialect_name}")
 
-    def insert(self, conn, rows: list[tuple]) -> int:
-        """rows: (series_id, step, timestamp, value, is_nan) tuples."""
+    def statement(self, rows: list[tuple]) -> tuple[str, tuple]:
+        """(SQL, parameters) inserting these rows in one statement (PostgreSQL only)."""
+        ids, blocks, seqs, counts, payloads = zip(*rows)
+        return self.sql, (pg_array_literal(ids, int), pg_array_literal(blocks, int), pg_array_literal(seqs, int),
+                          pg_array_literal(counts, int), list(payloads))
+
+    def insert(self, conn, rows: list[tuple]) -> None:
         if not rows:
-            return 0
+            return
         if self.dialect_name == "postgresql":
-            return conn.exec_driver_sql(self.sql, _pg_array_literals(zip(*rows))).rowcount
-        return conn.exec_driver_sql(self.sql, rows).rowcount
-
-    def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
-        """`insert` for the points of one series, given as (step, timestamp, value, is_nan)."""
-        if not points:
-            return 0
-        if self.dialect_name == "sqlite":
-            return self._sqlite_insert_series(conn, series_id, points)
-        if self.dialect_name == "postgresql":
-            return conn.exec_driver_sql(self.sql, _pg_group_literals([(series_id, points)])).rowcount
-        # PyMySQL folds an executemany into multi-row INSERTs only when VALUES holds nothing but
-        # placeholders, so the id goes into each row here.
-        return self.insert(conn, [(series_id, *p) for p in points])
-
-    def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000,
-                      beyond_stored: bool = False) -> list[int] | None:
-        """Insert the points of several series, as [(series_id, [(step, timestamp, value, is_nan),
-        ...]), ...]; returns how many points of each group were inserted, or None when PostgreSQL
-        skipped some (it inserts the whole batch in one statement and reports one total: the
-        caller recounts).
-
-        `beyond_stored`: the caller knows every point lies past the steps its series holds (the
-        usual append), so none can be a duplicate. PostgreSQL then takes a plain INSERT after a
-        savepoint, a fifth cheaper than ON CONFLICT's speculative insertion of every row; should
-        a duplicate exist after all (the same point twice in the batch, a summary behind its
-        points), the transaction goes back to the savepoint and the skipping INSERT runs. The
-        savepoint is not released: COMMIT releases it, and a RELEASE would cost a round trip."""
-        if self.dialect_name != "postgresql":
-            return [sum(self.insert_series(conn, sid, points[i : i + chunk]) for i in range(0, len(points), chunk))
-                    for sid, points in groups]
-        expected = sum(len(points) for _, points in groups)
-        if not expected:
-            return [0 for _ in groups]
-        arrays = _pg_group_literals(groups)
-        if beyond_stored:
-            conn.exec_driver_sql("SAVEPOINT swan_points")
-            try:
-                conn.exec_driver_sql(self.plain_sql, arrays)
-                return [len(points) for _, points in groups]
-            except IntegrityError:
-                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT swan_points")
-        inserted = conn.exec_driver_sql(self.sql, arrays).rowcount
-        return [len(points) for _, points in groups] if inserted == expected else None
-
-    def _sqlite_insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
-        """SQLite: multi-row statements, `INSERT ... SELECT ?, column1.. FROM (VALUES (?,?,?,?),
-        ...)` with the series id bound once. A quarter cheaper per point than an executemany,
-        which steps the statement once per row. Up to _SQLITE_ROWS rows per statement, and one
-        statement for the rest: a client sends batches of the same shape, so the few texts it
-        needs stay in the driver's statement cache."""
-        inserted, start, total = 0, 0, len(points)
-        while start < total:
-            size = _statement_rows(total - start)
-            params = [series_id]
-            params.extend(chain.from_iterable(points[start : start + size]))
-            inserted += conn.exec_driver_sql(self._sqlite_rows_sql(size), tuple(params)).rowcount
-            start += size
-        return inserted
-
-    def _sqlite_rows_sql(self, rows: int) -> str:
-        sql = self._rows_sql.get(rows)
-        if sql is None:
-            cols = ", ".join(self.COLUMNS)
-            sql = (f"INSERT INTO {self.table} ({cols}) SELECT ?, column1, column2, column3, column4 FROM (VALUES "
-                   + ", ".join(["(?, ?, ?, ?)"] * rows)
-                   # "WHERE true" tells SQLite's parser that ON CONFLICT starts the upsert clause
-                   + ") WHERE true ON CONFLICT DO NOTHING")
-            self._rows_sql[rows] = sql
-        return sql
-
-
-# Rows per multi-row SQLite statement: 4 parameters each plus the series id stays under 999, the
-# bound-parameter limit of SQLite builds before 3.32.
-_SQLITE_ROWS = 200
-
-
-def _statement_rows(remaining: int) -> int:
-    """_SQLITE_ROWS while that many remain, then the rest in one statement."""
-    return min(remaining, _SQLITE_ROWS)
-
-
-def _pg_group_literals(groups: list[tuple[int, list[tuple]]]) -> tuple[str, ...]:
-    """The columns of [(series_id, [(step, timestamp, value, is_nan), ...]), ...] as array literals."""
-    ids, columns = [], [[], [], [], []]
-    for sid, points in groups:
-        if points:
-            ids.append([int(sid)] * len(points))
-            for column, values in zip(columns, zip(*points)):
-                column.append(values)
-    return _pg_array_literals([chain.from_iterable(ids)] + [chain.from_iterable(c) for c in columns])
-
-
-def _pg_array_literals(columns) -> tuple[str, ...]:
-    """(series_id, step, timestamp, value, is_nan) columns as PostgreSQL array literals. Values
-    are finite here (NaN is stored as 0 plus a flag, infinities as ±DBL_MAX)."""
-    ids, steps, stamps, values, nans = columns
-    return (
-        pg_array_literal(ids, int),
-        pg_array_literal(steps, int),
-        pg_array_literal(stamps, int),
-        pg_array_literal(values, float),
-        pg_array_literal(nans, bool),
-    )
+            conn.exec_driver_sql(*self.statement(rows))
+        else:
+            conn.exec_driver_sql(self.sql, rows)
 
 
 _NUMBERS = {int, float, type(None)}

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -122,22 +123,23 @@ metric_series = Table(
     Column("min_timestamp", BigInteger, nullable=False),
     Column("max_timestamp", BigInteger, nullable=False),
     Column("point_count", BigInteger, nullable=False),
+    # The seq of the series' next point chunk (metric_chunks).
+    Column("chunk_seq", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("run_id", "key"),
 )
 
-# One row per point. The primary key makes an exact duplicate (a resent batch) collapse into
-# the existing row, and serves history reads by (series, step).
-metric_points = Table(
-    "metric_points",
+# The points of a series as chunks (store/sql/point_chunks.py): a row holds the points one write
+# added to one block of 64 steps (block = step >> 6), packed column by column. Points are unique
+# per series as (step, timestamp, value, is_nan); the writer drops repeats before it writes.
+metric_chunks = Table(
+    "metric_chunks",
     metadata,
     Column("series_id", Integer, nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    # NaN is stored as 0 with is_nan set (MySQL has no NaN); infinities are clamped to ±DBL_MAX.
-    Column("value", Double, nullable=False),
-    Column("is_nan", Boolean, nullable=False),
-    PrimaryKeyConstraint("series_id", "step", "timestamp", "value", "is_nan"),
-    sqlite_with_rowid=False,
+    Column("block", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("point_count", Integer, nullable=False),
+    Column("points", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("series_id", "block", "seq"),
 )
 
 # Precomputed blocks of each series for bounded bucketed reads (store/sql/rollups.py): at level L,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import ColumnElement
 
 from swan_server.db import schema as t
-from swan_server.db.dialects import PointsInserter, like, string_equals
+from swan_server.db.dialects import ChunkInserter, like, string_equals
 from swan_server.errors import TEMPORARILY_UNAVAILABLE, SwanError, invalid, not_found
 
 DBL_MAX = 1.7976931348623157e308
@@ -141,7 +141,7 @@ class SqlStoreBase:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
-        self.points_inserter = PointsInserter(self.dialect)
+        self.points_inserter = ChunkInserter(self.dialect)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

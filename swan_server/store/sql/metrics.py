@@ -5,28 +5,19 @@ from __future__ import annotations
 from collections import defaultdict, namedtuple
 from operator import itemgetter
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
 from swan_server.db.dialects import claim_row, insert_ignore, pg_array_literal, pg_literal_kinds
 from swan_server.entities import Metric, PagedList
 from swan_server.store.paging import decode_offset, encode_offset
-from swan_server.store.sql.base import (
-    DBL_MAX,
-    SqlStoreBase,
-    decode_value,
-    encode_value,
-    fetch_tuples,
-    now_ms,
-)
+from swan_server.store.sql.base import DBL_MAX, decode_value, encode_value, now_ms
+from swan_server.store.sql.point_chunks import unique
+from swan_server.store.sql.points import PointsMixin
 from swan_server.store.sql.rollups import COARSEST, fold_points, merge_blocks
 
 S = t.metric_series
-P = t.metric_points
-
-# Points per INSERT statement: keeps every statement under SQLite's bound-parameter limit.
-INSERT_CHUNK = 5000
 
 
 def _summary(first_step: int, fold: dict, old=None) -> dict:
@@ -73,19 +64,20 @@ _SUMMARY_UPDATE = (
     .where(S.c.id == bindparam("b_id"))
     .values(
         point_count=S.c.point_count + bindparam("b_inserted"),
+        chunk_seq=bindparam("b_chunk_seq"),
         **{c: bindparam(f"b_{c}") for c in _SUMMARY_COLUMNS},
     )
 )
 
 _SUMMARY_TYPES = ("bigint", "bigint", "float8", "boolean", "float8", "float8", "bigint", "bigint", "bigint", "bigint")
-# Python conversions of the update's columns (id, inserted, then the summary columns).
-_SUMMARY_KINDS = (int, int, *pg_literal_kinds(_SUMMARY_TYPES))
+# Python conversions of the update's columns (id, inserted, chunk_seq, then the summary columns).
+_SUMMARY_KINDS = (int, int, int, *pg_literal_kinds(_SUMMARY_TYPES))
 _PG_SUMMARY_UPDATE = (
-    "UPDATE metric_series AS s SET point_count = s.point_count + u.inserted, "
+    "UPDATE metric_series AS s SET point_count = s.point_count + u.inserted, chunk_seq = u.chunk_seq, "
     + ", ".join(f"{c} = u.{c}" for c in _SUMMARY_COLUMNS)
-    + " FROM unnest(%s::integer[], %s::bigint[], "
+    + " FROM unnest(%s::integer[], %s::bigint[], %s::bigint[], "
     + ", ".join(f"%s::{kind}[]" for kind in _SUMMARY_TYPES)
-    + ") AS u(id, inserted, " + ", ".join(_SUMMARY_COLUMNS) + ") WHERE s.id = u.id"
+    + ") AS u(id, inserted, chunk_seq, " + ", ".join(_SUMMARY_COLUMNS) + ") WHERE s.id = u.id"
 )
 
 
@@ -105,7 +97,7 @@ _SeriesRow = namedtuple("_SeriesRow", [c.name for c in S.c])
 _STEP = itemgetter(0)
 
 
-class MetricsMixin(SqlStoreBase):
+class MetricsMixin(PointsMixin):
     def log_batch(self, run_id, metrics, params, tags, batch_key=None):
         with self.write() as conn:
             row = self._active_run_row(conn, run_id)
@@ -135,31 +127,36 @@ class MetricsMixin(SqlStoreBase):
         first_steps = {k: min(map(_STEP, by_key[k])) for k in keys}
         series = self._lock_series(conn, run_pk, keys, folds, first_steps)
         self.points_inserter.defer(conn)  # rollup blocks of every series: one upsert, below
-        # The series rows are locked: when every new point lies past its series' last stored
-        # step, no point of the batch can already be stored.
-        beyond_stored = self.dialect == "postgresql" and all(
-            series[k].point_count == 0 or first_steps[k] > series[k].max_step for k in keys)
-        counts = self.points_inserter.insert_groups(conn, [(series[k].id, by_key[k]) for k in keys], INSERT_CHUNK,
-                                                    beyond_stored, folds=[folds[k] for k in keys])
-        if counts is None:  # some points were stored already (a resend): count what each series holds now
-            ids = [series[k].id for k in keys]
-            held = dict(conn.execute(select(P.c.series_id, func.count()).where(P.c.series_id.in_(ids))
-                                     .group_by(P.c.series_id)).all())
-            counts = [held.get(series[k].id, 0) - series[k].point_count for k in keys]
+        groups, inserted = [], []
+        for k in keys:
+            old, points = series[k], by_key[k]
+            # The series rows are locked: a batch whose points all lie past its series' last
+            # point (the usual append) cannot hold a stored point; any other batch (a resend,
+            # out-of-order steps) is checked against the blocks it touches.
+            if old.point_count == 0 or first_steps[k] > old.max_step or \
+                    min(points)[:2] > (old.last_step, old.last_timestamp):
+                points = unique(points)
+            else:
+                points = self._not_stored(conn, old.id, points)
+            inserted.append(len(points))
+            if points and old.point_count and self._append_to_last_chunk(conn, old.id, points):
+                points = []  # written; its fold still goes to the rollups below
+            groups.append((old.id, old.chunk_seq, points))
+        next_seqs = self.points_inserter.insert_groups(conn, groups, folds=[folds[k] for k in keys])
         updates = []
-        for key, n in zip(keys, counts):
+        for key, n, seq in zip(keys, inserted, next_seqs):
             old = series[key]
             summary = {f"b_{k}": v for k, v in _summary(first_steps[key], folds[key], old).items()}
-            updates.append({"b_id": old.id, "b_inserted": n, **summary})
+            updates.append({"b_id": old.id, "b_inserted": n, "b_chunk_seq": seq, **summary})
         if self.dialect == "postgresql":
             # One statement over arrays, not one per series, sent with the rollup upsert.
-            columns = ["b_id", "b_inserted", *(f"b_{c}" for c in _SUMMARY_COLUMNS)]
+            columns = ["b_id", "b_inserted", "b_chunk_seq", *(f"b_{c}" for c in _SUMMARY_COLUMNS)]
             self.points_inserter.flush(conn, also=(_PG_SUMMARY_UPDATE, tuple(
                 pg_array_literal([u[c] for u in updates], kind) for c, kind in zip(columns, _SUMMARY_KINDS))))
         else:
             self.points_inserter.flush(conn)
             conn.execute(_SUMMARY_UPDATE, updates)  # one executemany for every touched series
-        return sum(counts)
+        return sum(inserted)
 
     def _lock_series(self, conn: Connection, run_pk: int, keys: list, folds: dict, first_steps: dict) -> dict:
         """The summary rows of these keys, created when missing, locked for this transaction."""
@@ -170,7 +167,8 @@ class MetricsMixin(SqlStoreBase):
         if missing:
             conn.execute(
                 insert_ignore(S, self.dialect),
-                [{"run_id": run_pk, "key": k, "point_count": 0, **_summary(first_steps[k], folds[k])} for k in missing],
+                [{"run_id": run_pk, "key": k, "point_count": 0, "chunk_seq": 0, **_summary(first_steps[k], folds[k])}
+                 for k in missing],
             )
             found.update({r.key: r for r in map(_SeriesRow._make,
                                                   conn.execute(_LOCK_SERIES, {"run_pk": run_pk, "keys": missing}))})
@@ -187,20 +185,11 @@ class MetricsMixin(SqlStoreBase):
             series_id = self._series_id(conn, run.id, key)
             if series_id is None:
                 return PagedList([], None)
-            query = (
-                select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
-                .where(P.c.series_id == series_id)
-                .order_by(P.c.step, P.c.timestamp, P.c.value)
-            )
-            if offset:
-                query = query.offset(offset)
-            if max_results:
-                query = query.limit(max_results + 1)
-            rows = fetch_tuples(conn, query)
+            rows = self._points_page(conn, series_id, offset, max_results + 1 if max_results else None)
         has_more = bool(max_results) and len(rows) > max_results
         if has_more:
             rows = rows[:max_results]
-        # Only NaN and clamped infinities need decoding; the other driver tuples pass as they are.
+        # Only NaN and clamped infinities need decoding; the other points pass as they are.
         items = [
             row if not row[3] and -DBL_MAX < row[2] < DBL_MAX else (row[0], row[1], decode_value(row[2], row[3]), row[3])
             for row in rows
@@ -218,28 +207,13 @@ class MetricsMixin(SqlStoreBase):
                 series_id = self._series_id(conn, run.id, key)
                 if series_id is None:
                     continue
-                where = [P.c.series_id == series_id]
                 if start_step is not None and end_step is not None:
-                    where += [P.c.step >= start_step, P.c.step <= end_step]
-                rows = self._sampled_points(conn, and_(*where), max_results)
+                    points = sorted(self._points_in_steps(conn, series_id, [(start_step, end_step)])[0])
+                else:
+                    points = self._series_points(conn, series_id)
+                rows = [points[i] for i in evenly_spaced_indices(len(points), max_results)]
                 out.extend((run_id, Metric(key, decode_value(v, nan), ts, step)) for step, ts, v, nan in rows)
         return out
-
-    def _sampled_points(self, conn: Connection, where, max_results: int) -> list:
-        order = (P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
-        total = conn.execute(select(func.count()).select_from(P).where(where)).scalar() or 0
-        if total == 0:
-            return []
-        if total <= max_results:
-            return conn.execute(select(*order).where(where).order_by(*order)).all()
-        wanted = [i + 1 for i in evenly_spaced_indices(total, max_results)]  # ROW_NUMBER is 1-based
-        numbered = select(*order, func.row_number().over(order_by=order).label("rn")).where(where).subquery()
-        n = numbered.c
-        return conn.execute(
-            select(n.step, n.timestamp, n.value, n.is_nan)
-            .where(n.rn.in_(wanted))
-            .order_by(n.step, n.timestamp, n.value, n.is_nan)
-        ).all()
 
 
 def evenly_spaced_indices(total: int, max_results: int) -> list[int]:

@@ -190,11 +190,13 @@ class RetentionMixin(SqlStoreBase):
         return n
 
     def _purge_run_rows(self, conn, pk: int, run_uuid: str) -> int:
-        S, PTS = t.metric_series, t.metric_points
+        S, CH = t.metric_series, t.metric_chunks
         series = list(conn.execute(select(S.c.id).where(S.c.run_id == pk)).scalars())
         points = 0
         for part in chunks(series):
-            points += conn.execute(delete(PTS).where(PTS.c.series_id.in_(part))).rowcount or 0
+            points += conn.execute(select(func.coalesce(func.sum(CH.c.point_count), 0))
+                                   .where(CH.c.series_id.in_(part))).scalar() or 0
+            conn.execute(delete(CH).where(CH.c.series_id.in_(part)))
             conn.execute(delete(t.metric_rollups).where(t.metric_rollups.c.series_id.in_(part)))
         conn.execute(delete(S).where(S.c.run_id == pk))
         inputs = list(conn.execute(select(t.run_inputs.c.id).where(t.run_inputs.c.run_id == pk)).scalars())

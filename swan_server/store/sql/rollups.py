@@ -1,6 +1,6 @@
 """Metric rollups: bounded bucketed reads of metric series.
 
-A GROUP BY over `metric_points` scans every point in range, so drawing a 10M-point series would
+A GROUP BY over the raw points scans every point in range, so drawing a 10M-point series would
 cost a thousand times a 10k-point one. Instead, every series keeps precomputed *blocks* at a few
 resolutions in `metric_rollups`: at level `L` the block `b` covers the steps `[b << L, (b+1) << L)`
 and holds the min and max of its (non-NaN) values, its last point by (step, timestamp, value),
@@ -30,17 +30,19 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import le
 
-from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
 from swan_server.db.dialects import pg_array_literal, pg_literal_kinds
 from swan_server.errors import invalid
-from swan_server.store.sql.base import DBL_MAX, SqlStoreBase, chunks, decode_value
+from swan_server.store.sql.base import DBL_MAX, decode_value
+from swan_server.store.sql.point_chunks import BLOCK_BITS, decode
+from swan_server.store.sql.points import PointsMixin, chunk_rows
 
 RU = t.metric_rollups
 S = t.metric_series
-P = t.metric_points
+C = t.metric_chunks
 R = t.runs
 
 # Block sizes are 2**level steps; each level is 8 times coarser than the one below it.
@@ -48,6 +50,8 @@ LEVELS = (6, 9, 12, 15, 18, 21)
 FINEST = LEVELS[0]
 COARSEST = LEVELS[-1]
 FANOUT_BITS = LEVELS[1] - LEVELS[0]
+# A raw read of a finest block reads exactly the point chunks of that block.
+assert BLOCK_BITS == FINEST
 
 X_STEP, X_TIME, X_RELATIVE = "step", "time", "relative"
 X_AXES = (X_STEP, X_TIME, X_RELATIVE)
@@ -138,7 +142,7 @@ _COARSER = tuple((level, level - below) for below, level in zip(LEVELS, LEVELS[1
 
 def fold_points(points) -> dict[tuple[int, int], list]:
     """{(level, block): aggregate} of a batch of (step, timestamp, value, is_nan) points, with
-    NaN stored as 0 + flag (as in metric_points)."""
+    NaN stored as 0 + flag (as in the point chunks)."""
     if not points:
         return {}
     steps, stamps, values, nans = zip(*points)
@@ -286,41 +290,34 @@ class _FoldingInserter:
     """The store's points inserter, folding what it inserts into the series' blocks in the same
     transaction: every writer of points (MLflow and SwanLab ingestion, `/api/v1` batches,
     imports) goes through `points_inserter`, so none can forget the rollups. Folding is
-    idempotent (min, max, last, time span), so exact duplicates the insert skipped change
-    nothing. Between `defer(conn)` and `flush(conn)` the folds of a batch's chunks are gathered
-    (merged per series) and written in one statement."""
+    idempotent (min, max, last, time span), so points that were stored already change nothing.
+    Between `defer(conn)` and `flush(conn)` the folds of a batch's series are gathered (merged
+    per series) and written in one statement."""
 
     def __init__(self, inner, write_blocks):
-        self.inner = inner
+        self.inner = inner  # a ChunkInserter
         self.write_blocks = write_blocks  # (conn, {series_id: fold}, also) -> None: upserts the blocks
         # Keyed by the Connection object: a batch that failed between defer and flush leaves
         # nothing behind for the next transaction (its Connection is a new object).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._carried: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # PostgreSQL statements
 
-    def insert(self, conn, rows: list[tuple]) -> int:
-        """`insert` for (series_id, step, timestamp, value, is_nan) rows of any series."""
-        n = self.inner.insert(conn, rows)
-        by_series: dict[int, list] = {}
-        for sid, *point in rows:
-            by_series.setdefault(sid, []).append(tuple(point))
-        self._gather(conn, [(sid, fold_points(points)) for sid, points in by_series.items()])
-        return n
-
-    def insert_series(self, conn, series_id: int, points: list[tuple]) -> int:
-        """`insert` for the (step, timestamp, value, is_nan) points of one series."""
-        n = self.inner.insert_series(conn, series_id, points)
-        self._gather(conn, [(series_id, fold_points(points))])
-        return n
-
-    def insert_groups(self, conn, groups: list[tuple[int, list[tuple]]], chunk: int = 5000,
-                      beyond_stored: bool = False, folds: list[dict] | None = None) -> list[int] | None:
-        """`insert` for the points of several series, as [(series_id, points), ...]. `folds`:
-        the caller's `fold_points` of each group's points, when it needed them too."""
-        counts = self.inner.insert_groups(conn, groups, chunk, beyond_stored)
+    def insert_groups(self, conn, groups: list[tuple[int, int, list[tuple]]], folds: list[dict] | None = None) -> list[int]:
+        """Write the points of several series, as [(series_id, first chunk seq, points), ...],
+        the points already free of stored copies; returns each series' next chunk seq. `folds`:
+        the caller's `fold_points` of each group's points, when it needed them too (folding is
+        idempotent, so they may include points that were stored already). Between `defer` and
+        `flush` on PostgreSQL the INSERT waits, to go out in the flush's round trip."""
+        rows, next_seqs = chunk_rows(groups)
         if folds is None:
-            folds = [fold_points(points) for _, points in groups]
-        self._gather(conn, [(sid, fold) for (sid, _), fold in zip(groups, folds)])
-        return counts
+            folds = [fold_points(points) if points else {} for _, _, points in groups]
+        if rows:
+            if self.inner.dialect_name == "postgresql" and conn in self._pending:
+                self._carried.setdefault(conn, []).append(self.inner.statement(rows))
+            else:
+                self.inner.insert(conn, rows)
+        self._gather(conn, [(sid, fold) for (sid, _, _), fold in zip(groups, folds) if fold])
+        return next_seqs
 
     def _gather(self, conn, folded: list[tuple[int, dict]]) -> None:
         pending = self._pending.get(conn)
@@ -348,42 +345,56 @@ class _FoldingInserter:
 
     def flush(self, conn, also: tuple[str, tuple] | None = None) -> None:
         """Write the gathered blocks. `also`: another statement of the transaction, sent with
-        them (in one round trip on PostgreSQL), and run even when there are no blocks."""
+        them (in one round trip on PostgreSQL, with the chunk INSERTs that waited), and run even
+        when there are no blocks."""
         pending = self._pending.pop(conn, None) or {}
-        if pending or also is not None:
-            self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()}, also)
+        carried = self._carried.pop(conn, [])
+        if also is not None:
+            carried.append(also)
+        if pending or carried:
+            self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()}, carried)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
 
-class RollupsMixin(SqlStoreBase):
+class RollupsMixin(PointsMixin):
     def __init__(self, engine):
         super().__init__(engine)
         self.points_inserter = _FoldingInserter(self.points_inserter, self._write_rollups)
 
     # -- ingestion -------------------------------------------------------------------------------
-    def _write_rollups(self, conn: Connection, folded: dict[int, dict], also: tuple[str, tuple] | None = None) -> None:
+    def _write_rollups(self, conn: Connection, folded: dict[int, dict], also: list[tuple[str, tuple]] = ()) -> None:
         """Merge folded blocks ({series_id: fold_points(...)}) into the stored ones: one bulk
         upsert that merges in SQL (min, max, last by (step, timestamp, value), time span).
-        Called inside the insert transaction. `also`: another statement (SQL, parameters) of the
-        same transaction; on PostgreSQL it goes in the same round trip, as a data-modifying WITH
-        clause, elsewhere it runs after the upsert."""
+        Called inside the insert transaction. `also`: other statements (SQL, parameters) of the
+        same transaction; on PostgreSQL they go in the same round trip, as data-modifying WITH
+        clauses, elsewhere they run before the upsert."""
         rows = []
         for sid, fold in folded.items():
             for (level, block), a in fold.items():
                 rows.append((sid, level, block, *a))
-        if rows and self.dialect == "postgresql":  # the statement takes columns, as array literals
-            params = tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS))
-            if also is None:
-                conn.exec_driver_sql(self._rollup_upsert(), params)
+        if self.dialect == "postgresql" and also:
+            if rows:
+                params = tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS))
+                main_sql = self._rollup_upsert()
             else:
-                conn.exec_driver_sql(f"WITH carried AS ({also[0]}) {self._rollup_upsert()}", also[1] + params)
+                *also, (main_sql, params) = also  # nothing to upsert: the last statement goes last
+            if also:
+                withs = ", ".join(f"carried{i} AS ({sql})" for i, (sql, _) in enumerate(also))
+                main_sql = f"WITH {withs} {main_sql}"
+                params = tuple(p for _, ps in also for p in ps) + tuple(params)
+            conn.exec_driver_sql(main_sql, params)
             return
-        if rows:
+        for sql, params in also:
+            conn.exec_driver_sql(sql, params)
+        if not rows:
+            return
+        if self.dialect == "postgresql":  # the statement takes columns, as array literals
+            conn.exec_driver_sql(self._rollup_upsert(),
+                                 tuple(pg_array_literal(column, kind) for column, kind in zip(zip(*rows), _PG_KINDS)))
+        else:
             conn.exec_driver_sql(self._rollup_upsert(), rows)
-        if also is not None:  # nothing to carry it with (no blocks, or not PostgreSQL): on its own
-            conn.exec_driver_sql(*also)
 
     def _rollup_upsert(self) -> str:
         sql = getattr(self, "_rollup_upsert_sql", None)
@@ -391,27 +402,24 @@ class RollupsMixin(SqlStoreBase):
             sql = self._rollup_upsert_sql = upsert_sql(self.dialect)
         return sql
 
-    def rebuild_rollups(self, series_ids: list[int] | None = None, batch: int = 100_000) -> int:
+    def rebuild_rollups(self, series_ids: list[int] | None = None) -> int:
         """Recompute the blocks of these series (all when None) from their points; returns the
         number of series rebuilt. For series written before rollups existed."""
         with self.read() as conn:
             ids = series_ids if series_ids is not None else list(conn.execute(select(S.c.id)).scalars())
-        key = (P.c.step, P.c.timestamp, P.c.value, P.c.is_nan)
         for sid in ids:
             with self.write() as conn:
                 conn.execute(RU.delete().where(RU.c.series_id == sid))
-                last = None
-                while True:
-                    q = select(*key).where(P.c.series_id == sid)
-                    if last is not None:
-                        q = q.where(tuple_(*key) > tuple_(*last))
-                    rows = conn.execute(q.order_by(*key).limit(batch)).cursor.fetchall()
-                    if not rows:
-                        break
-                    self._write_rollups(conn, {sid: fold_points(rows)})
-                    last = rows[-1]
-                    if len(rows) < batch:
-                        break
+                fold: dict = {}
+                for (payload,) in conn.execute(select(C.c.points).where(C.c.series_id == sid)):
+                    for block, agg in fold_points(decode(payload)).items():
+                        mine = fold.get(block)
+                        if mine is None:
+                            fold[block] = list(agg)
+                        else:
+                            merge_blocks(mine, agg)
+                if fold:
+                    self._write_rollups(conn, {sid: fold})
         return len(ids)
 
     # -- bucketed reads ------------------------------------------------------------------------
@@ -495,8 +503,7 @@ class RollupsMixin(SqlStoreBase):
         blocks, raws = decompose(a, b, level)
         self._read_blocks(conn, s.id, blocks, lambda lv, blk, agg: out.add(((blk << lv)) // width, agg), out)
         if raws:
-            self._read_raw(conn, s.id, [P.c.step.between(x, y) for x, y in raws],
-                           lambda step, ts, agg: out.add(step // width, agg), out)
+            self._read_raw(conn, s.id, raws, lambda step, ts, agg: out.add(step // width, agg), out)
         return out
 
     def _read_blocks(self, conn, sid, blocks, emit, out: _Buckets, extra=None) -> list:
@@ -512,48 +519,17 @@ class RollupsMixin(SqlStoreBase):
             emit(r[0], r[1], r[2:])
         return rows
 
-    def _read_raw(self, conn, sid, conds, emit, out: _Buckets, extra=None) -> None:
-        query = select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan).where(P.c.series_id == sid, or_(*conds))
-        if extra is not None:
-            query = query.where(extra)
-        rows = conn.execute(query).cursor.fetchall()
-        out.rows_read += len(rows)
-        for step, ts, value, nan in rows:
+    def _read_raw(self, conn, sid, ranges, emit, out: _Buckets, times=None) -> None:
+        """Emit the raw points of these inclusive step ranges (and time range, when given)."""
+        points, decoded = self._points_in_steps(conn, sid, ranges, times)
+        out.rows_read += decoded
+        for step, ts, value, nan in points:
             v = None if nan else value
             emit(step, ts, (v, v, step, ts, value, bool(nan), ts, ts))
 
     def _raw_step_groups(self, conn, sid, a, b, width, out: _Buckets) -> None:
-        """Fewer than 64 steps per bucket: group the raw points in SQL (at most 64 per bucket)."""
-        if width == 1:
-            self._read_raw(conn, sid, [P.c.step.between(a, b)], lambda step, ts, agg: out.add(step, agg), out)
-            return
-        base = (a // width) * width
-        # MySQL computes the floor division as a DECIMAL: cast it back to an integer.
-        bucket = cast((P.c.step - base) // width, BigInteger).label("bucket")
-        real = P.c.is_nan == false()
-        where = and_(P.c.series_id == sid, P.c.step.between(a, b))
-        groups = conn.execute(
-            select(bucket, func.min(_real_or_null(P.c.value, real)),
-                   func.max(_real_or_null(P.c.value, real)), func.max(P.c.step), func.min(P.c.timestamp),
-                   func.max(P.c.timestamp), func.count())
-            .where(where).group_by(bucket)
-        ).all()
-        if not groups:
-            return
-        last_steps = [g[3] for g in groups]
-        lasts: dict[int, tuple] = {}
-        for part in chunks(last_steps):
-            for step, ts, value, nan in conn.execute(
-                select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan).where(
-                    P.c.series_id == sid, P.c.step.in_(part))
-            ).cursor.fetchall():
-                cur = lasts.get(step)
-                if cur is None or (ts, value) > (cur[0], cur[1]):
-                    lasts[step] = (ts, value, bool(nan))
-        out.rows_read += sum(g[6] for g in groups)
-        for g in groups:
-            ts, value, nan = lasts[g[3]]
-            out.add((base + g[0] * width) // width, (g[1], g[2], g[3], ts, value, nan, g[4], g[5]))
+        """Fewer than 64 steps per bucket: fold the raw points (at most 64 per bucket)."""
+        self._read_raw(conn, sid, [(a, b)], lambda step, ts, agg: out.add(step // width, agg), out)
 
     # time axes -----------------------------------------------------------------------------------
     def _time_buckets(self, conn, s, t0, t1, width, offset, n) -> _Buckets:
@@ -585,8 +561,7 @@ class RollupsMixin(SqlStoreBase):
             narrowed = self._narrow(conn, s.id, window, FINEST, in_range, out)
             if narrowed is None:
                 return out
-            self._read_raw(conn, s.id, [P.c.step.between(*narrowed)], emit_raw, out,
-                           extra=P.c.timestamp.between(t0, t1))
+            self._read_raw(conn, s.id, [narrowed], emit_raw, out, times=(t0, t1))
             return out
         narrowed = self._narrow(conn, s.id, window, target + FANOUT_BITS, in_range, out) if target < LEVELS[-1] \
             else window
@@ -604,8 +579,7 @@ class RollupsMixin(SqlStoreBase):
                 children = [(lv - FANOUT_BITS, blk << FANOUT_BITS, ((blk + 1) << FANOUT_BITS) - 1) for lv, blk in finer]
                 self._read_blocks(conn, s.id, children, emit_block, out, extra=in_range)
             if raw:
-                self._read_raw(conn, s.id, [P.c.step.between(a, b) for a, b in raw], emit_raw, out,
-                               extra=P.c.timestamp.between(t0, t1))
+                self._read_raw(conn, s.id, raw, emit_raw, out, times=(t0, t1))
         return out
 
     def _narrow(self, conn, sid, window, down_to, in_range, out: _Buckets):
@@ -625,9 +599,3 @@ class RollupsMixin(SqlStoreBase):
                 return None
             lo, hi = max(lo, rows[0] << level), min(hi, ((rows[1] + 1) << level) - 1)
         return lo, hi
-
-
-def _real_or_null(column, real):
-    from sqlalchemy import case
-
-    return case((real, column), else_=None)

@@ -9,16 +9,16 @@ from sqlalchemy import func, select
 from swan_server.db import schema as t
 from swan_server.entities import ACTIVE
 from swan_server.records import RunContext
-from swan_server.store.sql.base import SqlStoreBase, decode_value, fetch_tuples
+from swan_server.store.sql.base import decode_value
 from swan_server.store.sql.batches import group_columns
+from swan_server.store.sql.point_chunks import BLOCK_BITS
+from swan_server.store.sql.points import PointsMixin
 
 R, P, W = t.runs, t.projects, t.workspaces
-S, PT = t.metric_series, t.metric_points
-# Steps per existence query (bound parameters stay far below every backend's limit).
-STEP_CHUNK = 5000
+S = t.metric_series
 
 
-class RunExtrasMixin(SqlStoreBase):
+class RunExtrasMixin(PointsMixin):
     def run_context(self, run_id):
         with self.read() as conn:
             row = conn.execute(
@@ -73,12 +73,8 @@ class RunExtrasMixin(SqlStoreBase):
                     continue
                 seen: set[int] = set()
                 if sid is not None:
-                    ordered = sorted(set(batch_steps))
-                    for start in range(0, len(ordered), STEP_CHUNK):
-                        part = ordered[start : start + STEP_CHUNK]
-                        seen.update(conn.execute(
-                            select(PT.c.step).where(PT.c.series_id == sid, PT.c.step >= part[0], PT.c.step <= part[-1])
-                        ).scalars())
+                    blocks = {step >> BLOCK_BITS for step in batch_steps}
+                    seen.update(p[0] for p in self._points_of_blocks(conn, sid, blocks))
                 kept = []
                 for point in points:
                     if point[0] not in seen:
@@ -104,11 +100,5 @@ class RunExtrasMixin(SqlStoreBase):
             sid = conn.execute(select(S.c.id).where(S.c.run_id == run.id, S.c.key == key)).scalar()
             if sid is None:
                 return []
-            rows = fetch_tuples(
-                conn,
-                select(PT.c.step, PT.c.timestamp, PT.c.value, PT.c.is_nan)
-                .where(PT.c.series_id == sid, PT.c.step >= min_step)
-                .order_by(PT.c.step, PT.c.timestamp, PT.c.value)
-                .limit(limit),
-            )
+            rows = self._points_page(conn, sid, 0, limit, min_step=min_step)
         return [(int(s), int(ts), decode_value(v, nan)) for s, ts, v, nan in rows]

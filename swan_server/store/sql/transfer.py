@@ -22,7 +22,8 @@ from sqlalchemy import delete, func, or_, select, tuple_, update
 from swan_server.db import schema as t
 from swan_server.db.dialects import insert_ignore
 from swan_server.errors import invalid, not_found
-from swan_server.store.sql.base import SqlStoreBase, chunks, now_ms, parse_experiment_id
+from swan_server.store.sql.base import chunks, now_ms, parse_experiment_id
+from swan_server.store.sql.points import PointsMixin
 
 # Rows per statement when reading or writing a table in pieces.
 ROW_CHUNK = 2000
@@ -81,7 +82,7 @@ class ImportContext:
             self.removed[table] = self.removed.get(table, 0) + n
 
 
-class TransferMixin(SqlStoreBase):
+class TransferMixin(PointsMixin):
     # -- export ------------------------------------------------------------------------------------
     def find_project(self, name_or_id: str):
         """The project row named `name_or_id`, else the one with that id; RESOURCE_DOES_NOT_EXIST."""
@@ -113,7 +114,8 @@ class TransferMixin(SqlStoreBase):
             for name in ("params", "run_tags", "metric_series", "media_items", "log_lines", "run_profiles",
                          "run_heartbeats"):
                 table = getattr(t, name)
-                drop = ("run_id", "id") if name == "metric_series" else ("run_id",)
+                # A series' chunk counter is this server's own: the importer numbers its chunks.
+                drop = ("run_id", "id", "chunk_seq") if name == "metric_series" else ("run_id",)
                 yield from self._export(conn, name, select(run_uuid, *_cols(table, *drop))
                                         .select_from(table).join(R, R.c.id == table.c.run_id).where(in_project))
             RI = t.run_inputs
@@ -166,7 +168,7 @@ class TransferMixin(SqlStoreBase):
     def export_points(self, project_pk: int) -> Iterator[tuple[str, str, list[tuple]]]:
         """(run uuid, key, [(step, timestamp, stored value, is_nan), ...]) pieces of every series
         of the project, each series in step order."""
-        S, P, R = t.metric_series, t.metric_points, t.runs
+        S, R = t.metric_series, t.runs
         with self.read() as conn:
             series = conn.execute(
                 select(S.c.id, R.c.run_uuid, S.c.key).select_from(S).join(R, R.c.id == S.c.run_id)
@@ -174,11 +176,14 @@ class TransferMixin(SqlStoreBase):
             ).all()
         for series_id, run_uuid, key in series:
             with self.read() as conn:
-                query = (select(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan).where(P.c.series_id == series_id)
-                         .order_by(P.c.step, P.c.timestamp, P.c.value, P.c.is_nan))
-                result = conn.execution_options(stream_results=True, yield_per=POINTS_PER_LINE).execute(query)
-                for part in result.partitions(POINTS_PER_LINE):
-                    yield run_uuid, key, [tuple(r) for r in part]
+                pending: list[tuple] = []
+                for block in self._iter_series_points(conn, series_id):
+                    pending.extend(block)
+                    while len(pending) >= POINTS_PER_LINE:
+                        yield run_uuid, key, pending[:POINTS_PER_LINE]
+                        pending = pending[POINTS_PER_LINE:]
+                if pending:
+                    yield run_uuid, key, pending
 
     # -- import ------------------------------------------------------------------------------------
     def import_project(self, row: dict, ctx: ImportContext) -> tuple[int, bool]:
@@ -300,10 +305,12 @@ class TransferMixin(SqlStoreBase):
         series_id = ctx.series.get((run_uuid, key))
         if series_id is None:
             raise invalid(f"The export has points of series {run_uuid}/{key} but no such series")
+        run_pk = self._run_pk(ctx, run_uuid)
+        fresh = [(int(s), int(ts), float(v), bool(nan)) for s, ts, v, nan in points]
         with self.write() as conn:
-            n = 0
-            for part in chunks(points, 5000):
-                n += self.points_inserter.insert_series(conn, series_id, part)
+            # As any batch: points the series holds already are skipped, the rest counted into
+            # its summary.
+            n = self._insert_grouped(conn, run_pk, {key: fresh}) if fresh else 0
         ctx.count("metric_points", n)
         return n
 
@@ -438,6 +445,9 @@ def _input_tags(store: TransferMixin, conn, rows, ctx):
                 ("input_id", "key"), ctx)
 
 
+_SERIES_SUMMARY = tuple(c.name for c in t.metric_series.c if c.name not in ("id", "run_id", "key"))
+
+
 def _metric_series(store: TransferMixin, conn, rows, ctx):
     S = t.metric_series
     out = []
@@ -445,8 +455,13 @@ def _metric_series(store: TransferMixin, conn, rows, ctx):
         r = dict(r)
         r["run_id"] = store._run_pk(ctx, r.pop("run"))
         out.append(r)
-    # The summary comes whole from the exporting server (and replaces an older one); the points follow it.
-    store._sync(conn, S, out, ("run_id", "key"), ctx)
+    # A new series starts from the exporting server's summary with no points counted; the points
+    # that follow are counted into it as they are written, and a series this server has keeps
+    # its own summary, into which the new points are merged. So the summary always describes
+    # exactly the points stored (ingestion trusts it to tell an append from a resend).
+    for r in out:
+        r["point_count"] = 0
+    store._sync(conn, S, out, ("run_id", "key"), ctx, fixed=_SERIES_SUMMARY)
     by_pk = {pk: u for u, pk in ctx.runs.items()}
     for part in chunks(sorted({r["run_id"] for r in out}), 1000):
         for sid, run_pk, key in conn.execute(select(S.c.id, S.c.run_id, S.c.key).where(S.c.run_id.in_(part))):

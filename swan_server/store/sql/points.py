@@ -1,0 +1,185 @@
+"""Reading and writing the point chunks of metric series (the layout: point_chunks.py).
+
+Every read goes through the chunks of the blocks its step range covers, decodes them, and
+filters and orders the points in Python. Writers (metrics.py) number a series' chunks from its
+summary's `chunk_seq` while they hold the summary row locked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.engine import Connection
+
+from swan_server.db import schema as t
+from swan_server.store.sql.base import SqlStoreBase, chunks
+from swan_server.store.sql.point_chunks import BLOCK_BITS, decode, encode, split, unique
+
+C = t.metric_chunks
+S = t.metric_series
+
+# Blocks per IN list when a writer looks for stored copies of its points.
+_BLOCKS_PER_QUERY = 500
+# A write of at most SMALL_WRITE points within one block (a log-metric call, a SwanLab upload of
+# a step or two) goes into the block's last chunk while that holds fewer than MERGE_LIMIT
+# points: a chunk per call would leave a series logged point by point with a row per point,
+# and its reads four times slower than a series logged in batches.
+SMALL_WRITE = 16
+MERGE_LIMIT = 128
+
+_SERIES_PAYLOADS = (
+    select(C.c.points).where(C.c.series_id == bindparam("sid")).order_by(C.c.block, C.c.seq)
+)
+
+
+def chunk_rows(groups) -> tuple[list[tuple], list[int]]:
+    """The metric_chunks rows of [(series_id, first seq, points), ...], and each series' next
+    seq after them."""
+    rows, next_seqs = [], []
+    for sid, seq, points in groups:
+        for block, part in split(points):
+            rows.append((sid, block, seq, len(part), encode(part)))
+            seq += 1
+        next_seqs.append(seq)
+    return rows, next_seqs
+
+
+def ordered(points: list[tuple]) -> list[tuple]:
+    """Points in the store's order: (step, timestamp, value, is_nan)."""
+    points.sort()
+    return points
+
+
+class PointsMixin(SqlStoreBase):
+    # -- writes ------------------------------------------------------------------------------------
+    def _not_stored(self, conn: Connection, series_id: int, points: list[tuple]) -> list[tuple]:
+        """The points (without repeats) that this series does not hold yet. Only the chunks of the
+        blocks the points fall in are read."""
+        points = unique(points)
+        stored = set(self._points_of_blocks(conn, series_id, {p[0] >> BLOCK_BITS for p in points}))
+        if not stored:
+            return points
+        return [p for p in points if p not in stored]
+
+    def _append_to_last_chunk(self, conn: Connection, series_id: int, points: list[tuple]) -> bool:
+        """Add a small write to the last chunk of its block (see SMALL_WRITE); False when it is
+        not small, spans blocks, or that chunk is missing or full (then it gets its own)."""
+        if len(points) > SMALL_WRITE:
+            return False
+        block = points[0][0] >> BLOCK_BITS
+        if any(p[0] >> BLOCK_BITS != block for p in points):
+            return False
+        last = conn.exec_driver_sql(self._chunk_sql("last"), (series_id, block)).first()
+        if last is None or last[1] + len(points) > MERGE_LIMIT:
+            return False
+        merged = decode(last[2]) + points
+        conn.exec_driver_sql(self._chunk_sql("update"), (len(merged), encode(merged), series_id, block, last[0]))
+        return True
+
+    def _chunk_sql(self, name: str) -> str:
+        """The small-write statements in the driver's own form (a Core statement per call cost
+        more than the SQL it runs)."""
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        if name == "last":
+            return ("SELECT seq, point_count, points FROM metric_chunks "
+                    f"WHERE series_id = {mark} AND block = {mark} ORDER BY seq DESC LIMIT 1")
+        return (f"UPDATE metric_chunks SET point_count = {mark}, points = {mark} "
+                f"WHERE series_id = {mark} AND block = {mark} AND seq = {mark}")
+
+    def _points_of_blocks(self, conn: Connection, series_id: int, blocks) -> list[tuple]:
+        """The stored points of these blocks of a series, unordered."""
+        out: list[tuple] = []
+        for part in chunks(sorted(blocks), _BLOCKS_PER_QUERY):
+            for (payload,) in conn.execute(
+                select(C.c.points).where(C.c.series_id == series_id, C.c.block.in_(part))
+            ):
+                out.extend(decode(payload))
+        return out
+
+    # -- reads -------------------------------------------------------------------------------------
+    def _series_points(self, conn: Connection, series_id: int) -> list[tuple]:
+        """Every point of a series, ordered."""
+        points: list[tuple] = []
+        for (payload,) in conn.execute(_SERIES_PAYLOADS, {"sid": series_id}):
+            points.extend(decode(payload))
+        return ordered(points)
+
+    def _iter_series_points(self, conn: Connection, series_id: int) -> Iterator[list[tuple]]:
+        """Every point of a series, ordered, a block at a time (memory stays bounded by one
+        block's points)."""
+        result = conn.execution_options(stream_results=True, yield_per=256).execute(
+            select(C.c.block, C.c.points).where(C.c.series_id == series_id).order_by(C.c.block, C.c.seq))
+        current, points = None, []
+        for block, payload in result:
+            if block != current and points:
+                yield ordered(points)
+                points = []
+            current = block
+            points.extend(decode(payload))
+        if points:
+            yield ordered(points)
+
+    def _points_in_steps(self, conn: Connection, series_id: int, ranges: list[tuple[int, int]],
+                         times: tuple[int, int] | None = None) -> tuple[list[tuple], int]:
+        """The points of a series whose step lies in one of the inclusive `ranges` (and whose
+        timestamp lies in `times`, when given), unordered; and how many points were decoded."""
+        if not ranges:
+            return [], 0
+        cond = or_(*[C.c.block.between(a >> BLOCK_BITS, b >> BLOCK_BITS) for a, b in ranges])
+        decoded = 0
+        out: list[tuple] = []
+        single = ranges[0] if len(ranges) == 1 else None
+        for (payload,) in conn.execute(select(C.c.points).where(C.c.series_id == series_id, cond)):
+            points = decode(payload)
+            decoded += len(points)
+            if single is not None:
+                a, b = single
+                kept = [p for p in points if a <= p[0] <= b]
+            else:
+                kept = [p for p in points if any(a <= p[0] <= b for a, b in ranges)]
+            if times is not None:
+                t0, t1 = times
+                kept = [p for p in kept if t0 <= p[1] <= t1]
+            out.extend(kept)
+        return out, decoded
+
+    def _points_page(self, conn: Connection, series_id: int, offset: int, limit: int | None,
+                     min_step: int | None = None) -> list[tuple]:
+        """Points `offset` to `offset + limit` (all from `offset` when limit is None) of a series
+        in the store's order, counting only points with step >= min_step when it is given. The
+        blocks before the page are skipped by their chunks' point counts, without reading their
+        payloads."""
+        where = [C.c.series_id == series_id]
+        if min_step is not None:
+            where.append(C.c.block >= (min_step >> BLOCK_BITS))
+        counts = [(block, int(n)) for block, n in conn.execute(
+            select(C.c.block, func.sum(C.c.point_count)).where(*where).group_by(C.c.block).order_by(C.c.block))]
+
+        def cut(block: int) -> bool:  # holds points below min_step too: its count overstates
+            return min_step is not None and (block << BLOCK_BITS) < min_step
+
+        i, skipped = 0, 0
+        while i < len(counts) and not cut(counts[i][0]) and skipped + counts[i][1] <= offset:
+            skipped += counts[i][1]
+            i += 1
+        if i == len(counts):
+            return []
+        first_block, last_block = counts[i][0], None
+        if limit is not None:
+            need, covered = offset - skipped + limit, 0
+            for block, n in counts[i:]:
+                covered += 0 if cut(block) else n
+                if covered >= need:
+                    last_block = block
+                    break
+        cond = [C.c.series_id == series_id, C.c.block >= first_block]
+        if last_block is not None:
+            cond.append(C.c.block <= last_block)
+        points: list[tuple] = []
+        for (payload,) in conn.execute(select(C.c.points).where(and_(*cond))):
+            points.extend(decode(payload))
+        if min_step is not None:
+            points = [p for p in points if p[0] >= min_step]
+        ordered(points)
+        start = offset - skipped
+        return points[start:] if limit is None else points[start : start + limit]
