@@ -1,6 +1,7 @@
 """The points a Swan database holds, read with plain SQL and decoded here, independently of the
 store's own reader (swan_server/store/sql/point_chunks.py documents the layout: per chunk row,
-n little-endian int64 steps, n int64 timestamps, n float64 values, n is_nan bytes)."""
+its points one after another, each a little-endian int64 step, int64 timestamp, float64 value
+and an is_nan byte)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ def decode_chunk(payload: bytes) -> list[tuple[int, int, float, bool]]:
     data = bytes(payload)
     n, rest = divmod(len(data), 25)
     assert rest == 0, f"a chunk of {len(data)} bytes is not whole points"
-    steps = struct.unpack_from(f"<{n}q", data, 0)
-    stamps = struct.unpack_from(f"<{n}q", data, 8 * n)
-    values = struct.unpack_from(f"<{n}d", data, 16 * n)
-    nans = [bool(b) for b in data[24 * n :]]
-    return list(zip(steps, stamps, values, nans))
+    out = []
+    for i in range(n):
+        step, stamp, value = struct.unpack_from("<qqd", data, 25 * i)
+        flag = data[25 * i + 24]
+        assert flag in (0, 1), flag
+        out.append((step, stamp, value, bool(flag)))
+    return out
 
 
 def stored_points(conn, series_ids) -> dict[int, list[tuple[int, int, float, bool]]]:

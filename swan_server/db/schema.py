@@ -129,7 +129,7 @@ metric_series = Table(
 )
 
 # The points of a series as chunks (store/sql/point_chunks.py): a row holds the points one write
-# added to one block of 64 steps (block = step >> 6), packed column by column. Points are unique
+# added to one block of 64 steps (block = step >> 6), packed point after point. Points are unique
 # per series as (step, timestamp, value, is_nan); the writer drops repeats before it writes.
 metric_chunks = Table(
     "metric_chunks",

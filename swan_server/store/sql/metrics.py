@@ -139,7 +139,7 @@ class MetricsMixin(PointsMixin):
             else:
                 points = self._not_stored(conn, old.id, points)
             inserted.append(len(points))
-            if points and old.point_count and self._append_to_last_chunk(conn, old.id, points):
+            if points and self._append_to_last_chunk(conn, old.id, old.chunk_seq - 1, points):
                 points = []  # written; its fold still goes to the rollups below
             groups.append((old.id, old.chunk_seq, points))
         next_seqs = self.points_inserter.insert_groups(conn, groups, folds=[folds[k] for k in keys])

@@ -1,5 +1,5 @@
 """Metric points stored as chunks: one row holds the points one write added to one 64-step
-block of a series, packed column by column.
+block of a series, packed point after point.
 
 A row per point made the database, not Swan, the cost of ingestion: a 1000-point log-batch was
 1000 index entries in SQLite and, on PostgreSQL, a heap tuple plus a primary-key entry each (4-5
@@ -11,62 +11,36 @@ numbers the chunks of a series in the order they were written (the series summar
 next one). Points are unique per series as (step, timestamp, value, is_nan): the writer drops
 points already stored before it writes, so counts stay exact and a resent batch adds nothing.
 
-The payload is little-endian: n steps (int64), n timestamps (int64), n values (float64; NaN is
-stored as 0 with is_nan set, infinities clamped to +-DBL_MAX, as everywhere in the store), n
-is_nan bytes. 25 bytes a point.
+The payload is the points one after another, 25 bytes each, little-endian and unpadded: step
+(int64), timestamp (int64), value (float64; NaN is stored as 0 with is_nan set, infinities
+clamped to +-DBL_MAX, as everywhere in the store), is_nan (one byte). Point after point, so
+that appending to a chunk is a concatenation the database does itself (points.py), and
+Python's struct reads a payload straight into tuples.
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
+import struct
 from bisect import bisect_left
 from itertools import chain, islice
 from operator import le
 
 BLOCK_BITS = 6  # == the finest rollup level (store/sql/rollups.py), checked there
-POINT_BYTES = 25
 # Points per chunk at most: 50 kB of payload, under the 64 kB of a MySQL BLOB.
 MAX_CHUNK_POINTS = 2000
 
-_SWAP = sys.byteorder != "little"
-
-
-def _packed(code: str, values) -> bytes:
-    arr = array(code, values)
-    if _SWAP:
-        arr.byteswap()
-    return arr.tobytes()
-
-
-def _unpacked(code: str, data) -> array:
-    arr = array(code)
-    arr.frombytes(data)
-    if _SWAP:
-        arr.byteswap()
-    return arr
+# One point: step, timestamp (int64), value (float64), is_nan (a byte), little-endian, unpadded.
+_POINT = struct.Struct("<qqd?")
 
 
 def encode(points: list[tuple]) -> bytes:
     """The payload of (step, timestamp, value, is_nan) points."""
-    steps, stamps, values, nans = zip(*points)
-    return b"".join((_packed("q", steps), _packed("q", stamps), _packed("d", values), bytes(map(bool, nans))))
+    return struct.pack("<" + "qqd?" * len(points), *chain.from_iterable(points))
 
 
 def decode(data: bytes) -> list[tuple]:
     """(step, timestamp, value, is_nan) tuples of a payload, in the order they were written."""
-    n = len(data) // POINT_BYTES
-    view = memoryview(data)
-    steps = _unpacked("q", view[: 8 * n])
-    stamps = _unpacked("q", view[8 * n : 16 * n])
-    values = _unpacked("d", view[16 * n : 24 * n])
-    nans = map(bool, view[24 * n : 25 * n])
-    return list(zip(steps, stamps, values, nans))
-
-
-def decode_all(payloads) -> list[tuple]:
-    """The points of several payloads, in one list (unordered across payloads)."""
-    return list(chain.from_iterable(decode(p) for p in payloads))
+    return list(_POINT.iter_unpack(data))
 
 
 def split(points: list[tuple]) -> list[tuple[int, list[tuple]]]:

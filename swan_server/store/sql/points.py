@@ -21,9 +21,10 @@ S = t.metric_series
 # Blocks per IN list when a writer looks for stored copies of its points.
 _BLOCKS_PER_QUERY = 500
 # A write of at most SMALL_WRITE points within one block (a log-metric call, a SwanLab upload of
-# a step or two) goes into the block's last chunk while that holds fewer than MERGE_LIMIT
-# points: a chunk per call would leave a series logged point by point with a row per point,
-# and its reads four times slower than a series logged in batches.
+# a step or two) goes into the series' last written chunk when that lies in the same block and
+# holds at most MERGE_LIMIT points with it: a chunk per call would leave a series logged point
+# by point with a row per point, and its reads four times slower than a series logged in
+# batches.
 SMALL_WRITE = 16
 MERGE_LIMIT = 128
 
@@ -61,30 +62,31 @@ class PointsMixin(SqlStoreBase):
             return points
         return [p for p in points if p not in stored]
 
-    def _append_to_last_chunk(self, conn: Connection, series_id: int, points: list[tuple]) -> bool:
-        """Add a small write to the last chunk of its block (see SMALL_WRITE); False when it is
-        not small, spans blocks, or that chunk is missing or full (then it gets its own)."""
-        if len(points) > SMALL_WRITE:
+    def _append_to_last_chunk(self, conn: Connection, series_id: int, last_seq: int, points: list[tuple]) -> bool:
+        """Add a small write (see SMALL_WRITE) to the series' last written chunk, `last_seq`,
+        when that chunk lies in the write's block and has room; False when it does not (then
+        the write gets a chunk of its own). One statement: the database appends the bytes."""
+        if len(points) > SMALL_WRITE or last_seq < 0:
             return False
         block = points[0][0] >> BLOCK_BITS
         if any(p[0] >> BLOCK_BITS != block for p in points):
             return False
-        last = conn.exec_driver_sql(self._chunk_sql("last"), (series_id, block)).first()
-        if last is None or last[1] + len(points) > MERGE_LIMIT:
-            return False
-        merged = decode(last[2]) + points
-        conn.exec_driver_sql(self._chunk_sql("update"), (len(merged), encode(merged), series_id, block, last[0]))
-        return True
+        n = len(points)
+        return conn.exec_driver_sql(self._append_sql(), (encode(points), n, series_id, block, last_seq,
+                                                         MERGE_LIMIT - n)).rowcount == 1
 
-    def _chunk_sql(self, name: str) -> str:
-        """The small-write statements in the driver's own form (a Core statement per call cost
-        more than the SQL it runs)."""
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        if name == "last":
-            return ("SELECT seq, point_count, points FROM metric_chunks "
-                    f"WHERE series_id = {mark} AND block = {mark} ORDER BY seq DESC LIMIT 1")
-        return (f"UPDATE metric_chunks SET point_count = {mark}, points = {mark} "
-                f"WHERE series_id = {mark} AND block = {mark} AND seq = {mark}")
+    def _append_sql(self) -> str:
+        """The append in the driver's own form (a Core statement per call cost more than the
+        SQL it runs). SQLite's || yields text from blobs; the CAST takes its bytes back as they
+        are."""
+        if self.dialect == "sqlite":
+            mark, joined = "?", "CAST(points || ? AS BLOB)"
+        elif self.dialect == "postgresql":
+            mark, joined = "%s", "points || %s"
+        else:
+            mark, joined = "%s", "CONCAT(points, %s)"
+        return (f"UPDATE metric_chunks SET points = {joined}, point_count = point_count + {mark} "
+                f"WHERE series_id = {mark} AND block = {mark} AND seq = {mark} AND point_count <= {mark}")
 
     def _points_of_blocks(self, conn: Connection, series_id: int, blocks) -> list[tuple]:
         """The stored points of these blocks of a series, unordered."""

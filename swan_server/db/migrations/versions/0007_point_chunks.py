@@ -1,13 +1,12 @@
 """Metric points as chunks: `metric_points` (a row per point) becomes `metric_chunks` (a row per
-64-step block written at once, its points packed column by column), and each series gets the
+64-step block written at once, its points packed one after another), and each series gets the
 counter that numbers its chunks. The points stored are carried over.
 
 Revision ID: 0007
 Revises: 0006
 """
 
-import sys
-from array import array
+import struct
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,36 +16,21 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of store/sql/point_chunks.py's layout at this revision.
+# Frozen copy of store/sql/point_chunks.py's layout at this revision: points one after another,
+# "<qqd?" (step, timestamp, value, is_nan), 25 bytes each.
 BLOCK_BITS = 6
 MAX_CHUNK_POINTS = 2000
-POINT_BYTES = 25
+POINT = struct.Struct("<qqd?")
 PAGE = 100_000
 INSERT_ROWS = 500
 
 
-def _packed(code, values):
-    arr = array(code, values)
-    if sys.byteorder != "little":
-        arr.byteswap()
-    return arr.tobytes()
-
-
 def _encode(points):
-    steps, stamps, values, nans = zip(*points)
-    return b"".join((_packed("q", steps), _packed("q", stamps), _packed("d", values), bytes(map(bool, nans))))
+    return b"".join(POINT.pack(*p) for p in points)
 
 
 def _decode(data):
-    n = len(data) // POINT_BYTES
-    cols = []
-    for code, lo, hi in (("q", 0, 8 * n), ("q", 8 * n, 16 * n), ("d", 16 * n, 24 * n)):
-        arr = array(code)
-        arr.frombytes(data[lo:hi])
-        if sys.byteorder != "little":
-            arr.byteswap()
-        cols.append(arr)
-    return list(zip(*cols, map(bool, data[24 * n : 25 * n])))
+    return list(POINT.iter_unpack(data))
 
 
 def upgrade():
