@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 
@@ -46,3 +47,21 @@ class TempDatabase:
 
 def selected_backend() -> str:
     return os.environ.get("SWAN_TEST_BACKEND", "sqlite")
+
+
+@contextmanager
+def fresh_store(kind: str, directory):
+    """A SqlTrackingStore on a new, migrated database of this kind ("sqlite" in `directory`,
+    "postgresql" or "mysql" on the local servers), dropped afterwards."""
+    from swan_server.db.engine import make_engine, upgrade
+    from swan_server.store.sql import SqlTrackingStore
+
+    db = None if kind == "sqlite" else TempDatabase(kind).create()
+    engine = make_engine(f"sqlite:///{directory / 'store.db'}" if db is None else db.uri)
+    try:
+        upgrade(engine)
+        yield SqlTrackingStore(engine)
+    finally:
+        engine.dispose()
+        if db is not None:
+            db.drop()

@@ -13,11 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from swan_server.db import schema
-from swan_server.db.engine import make_engine, upgrade
 from swan_server.entities import Metric
-from swan_server.store.sql import SqlTrackingStore
 from swan_server.store.sql.point_chunks import MAX_CHUNK_POINTS, decode, encode, split
-from tests.databases import TempDatabase
+from tests.databases import fresh_store
 from tests.stored_points import stored_points
 
 T0 = 1_700_000_000_000
@@ -25,16 +23,8 @@ T0 = 1_700_000_000_000
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def store(request, tmp_path):
-    if request.param == "sqlite":
-        engine, db = make_engine(f"sqlite:///{tmp_path / 'c.db'}"), None
-    else:
-        db = TempDatabase(request.param).create()
-        engine = make_engine(db.uri)
-    upgrade(engine)
-    yield SqlTrackingStore(engine)
-    engine.dispose()
-    if db is not None:
-        db.drop()
+    with fresh_store(request.param, tmp_path) as store:
+        yield store
 
 
 def _new_run(store) -> str:

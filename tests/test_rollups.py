@@ -14,7 +14,7 @@ from swan_server.entities import Metric
 from swan_server.store.sql import SqlTrackingStore
 from swan_server.store.sql.point_chunks import decode
 from swan_server.store.sql.rollups import decompose, fold_points
-from tests.databases import TempDatabase
+from tests.databases import fresh_store
 
 # metric_points as revisions before 0007 had it (a row per point).
 _OLD_POINTS = table("metric_points", column("series_id"), column("step"), column("timestamp"), column("value"),
@@ -23,17 +23,8 @@ _OLD_POINTS = table("metric_points", column("series_id"), column("step"), column
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def store(request, tmp_path):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
-        db = None
-    else:
-        db = TempDatabase(request.param).create()
-        engine = make_engine(db.uri)
-    upgrade(engine)
-    yield SqlTrackingStore(engine)
-    engine.dispose()
-    if db:
-        db.drop()
+    with fresh_store(request.param, tmp_path) as store:
+        yield store
 
 
 def _brute(points, lo, hi, width, axis, offset=0):
