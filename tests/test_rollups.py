@@ -120,11 +120,17 @@ def test_runs_share_aligned_buckets(store):
     assert xa & xb  # overlapping steps share bucket starts
 
 
-def test_rebuild_matches_ingestion(store):
+@pytest.mark.parametrize("page", [500, 3])
+def test_rebuild_matches_ingestion(store, page, monkeypatch):
+    """Rebuilt from the point chunks (a few per read, and written every 40 points, with page=3),
+    the blocks are those ingestion kept."""
+    import swan_server.store.sql.rollups as rollups
+
+    monkeypatch.setattr(rollups, "_REBUILD_PAGE", page)
     run_id, _ = _log_random_series(store, n=5000)
     with store.read() as conn:
         before = sorted(conn.execute(select(schema.metric_rollups)).all())
-    store.rebuild_rollups()
+    store.rebuild_rollups(batch=40 if page == 3 else 100_000)
     with store.read() as conn:
         after = sorted(conn.execute(select(schema.metric_rollups)).all())
     assert before == after and len(before) > 0

@@ -30,7 +30,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from operator import le
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
@@ -58,6 +58,7 @@ X_AXES = (X_STEP, X_TIME, X_RELATIVE)
 MAX_BUCKETS = 5000
 MAX_RUNS = 100
 KEY_CHUNK = 1500  # (series, level, block) keys per SELECT: 4,500 bound parameters
+_REBUILD_PAGE = 500  # point chunks per read when rollups are rebuilt
 
 
 _AGG_COLUMNS = (
@@ -402,24 +403,37 @@ class RollupsMixin(PointsMixin):
             sql = self._rollup_upsert_sql = upsert_sql(self.dialect)
         return sql
 
-    def rebuild_rollups(self, series_ids: list[int] | None = None) -> int:
+    def rebuild_rollups(self, series_ids: list[int] | None = None, batch: int = 100_000) -> int:
         """Recompute the blocks of these series (all when None) from their points; returns the
-        number of series rebuilt. For series written before rollups existed."""
+        number of series rebuilt. For series written before rollups existed. The blocks are
+        written every `batch` points (the upsert merges them), so memory stays bounded."""
         with self.read() as conn:
             ids = series_ids if series_ids is not None else list(conn.execute(select(S.c.id)).scalars())
         for sid in ids:
             with self.write() as conn:
                 conn.execute(RU.delete().where(RU.c.series_id == sid))
                 fold: dict = {}
-                for (payload,) in conn.execute(select(C.c.points).where(C.c.series_id == sid)):
-                    for block, agg in fold_points(decode(payload)).items():
-                        mine = fold.get(block)
-                        if mine is None:
-                            fold[block] = list(agg)
-                        else:
-                            merge_blocks(mine, agg)
-                if fold:
-                    self._write_rollups(conn, {sid: fold})
+                folded, after = 0, None
+                while True:  # a page of chunks at a time, in key order
+                    query = select(C.c.block, C.c.seq, C.c.points).where(C.c.series_id == sid)
+                    if after is not None:
+                        query = query.where(tuple_(C.c.block, C.c.seq) > tuple_(*after))
+                    page = conn.execute(query.order_by(C.c.block, C.c.seq).limit(_REBUILD_PAGE)).all()
+                    for _, _, payload in page:
+                        points = decode(payload)
+                        folded += len(points)
+                        for block, agg in fold_points(points).items():
+                            mine = fold.get(block)
+                            if mine is None:
+                                fold[block] = list(agg)
+                            else:
+                                merge_blocks(mine, agg)
+                    if fold and (folded >= batch or len(page) < _REBUILD_PAGE):
+                        self._write_rollups(conn, {sid: fold})
+                        fold, folded = {}, 0
+                    if len(page) < _REBUILD_PAGE:
+                        break
+                    after = (page[-1][0], page[-1][1])
         return len(ids)
 
     # -- bucketed reads ------------------------------------------------------------------------
