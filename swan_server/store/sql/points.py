@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from swan_server.db import schema as t
@@ -27,11 +27,6 @@ _BLOCKS_PER_QUERY = 500
 # batches.
 SMALL_WRITE = 16
 MERGE_LIMIT = 128
-
-_SERIES_PAYLOADS = (
-    select(C.c.points).where(C.c.series_id == bindparam("sid")).order_by(C.c.block, C.c.seq)
-)
-
 
 def chunk_rows(groups) -> tuple[list[tuple], list[int]]:
     """The metric_chunks rows of [(series_id, first seq, points), ...], and each series' next
@@ -92,19 +87,21 @@ class PointsMixin(SqlStoreBase):
         """The stored points of these blocks of a series, unordered."""
         out: list[tuple] = []
         for part in chunks(sorted(blocks), _BLOCKS_PER_QUERY):
-            for (payload,) in conn.execute(
-                select(C.c.points).where(C.c.series_id == series_id, C.c.block.in_(part))
-            ):
-                out.extend(decode(payload))
+            out += self._decoded(conn, C.c.series_id == series_id, C.c.block.in_(part))
         return out
+
+    @staticmethod
+    def _decoded(conn: Connection, *where) -> list[tuple]:
+        """The points of every chunk matching `where`, unordered."""
+        points: list[tuple] = []
+        for (payload,) in conn.execute(select(C.c.points).where(*where)):
+            points.extend(decode(payload))
+        return points
 
     # -- reads -------------------------------------------------------------------------------------
     def _series_points(self, conn: Connection, series_id: int) -> list[tuple]:
         """Every point of a series, ordered."""
-        points: list[tuple] = []
-        for (payload,) in conn.execute(_SERIES_PAYLOADS, {"sid": series_id}):
-            points.extend(decode(payload))
-        return ordered(points)
+        return ordered(self._decoded(conn, C.c.series_id == series_id))
 
     def _iter_series_points(self, conn: Connection, series_id: int) -> Iterator[list[tuple]]:
         """Every point of a series, ordered, a block at a time (memory stays bounded by one
@@ -127,23 +124,17 @@ class PointsMixin(SqlStoreBase):
         timestamp lies in `times`, when given), unordered; and how many points were decoded."""
         if not ranges:
             return [], 0
-        cond = or_(*[C.c.block.between(a >> BLOCK_BITS, b >> BLOCK_BITS) for a, b in ranges])
-        decoded = 0
-        out: list[tuple] = []
-        single = ranges[0] if len(ranges) == 1 else None
-        for (payload,) in conn.execute(select(C.c.points).where(C.c.series_id == series_id, cond)):
-            points = decode(payload)
-            decoded += len(points)
-            if single is not None:
-                a, b = single
-                kept = [p for p in points if a <= p[0] <= b]
-            else:
-                kept = [p for p in points if any(a <= p[0] <= b for a, b in ranges)]
-            if times is not None:
-                t0, t1 = times
-                kept = [p for p in kept if t0 <= p[1] <= t1]
-            out.extend(kept)
-        return out, decoded
+        points = self._decoded(conn, C.c.series_id == series_id,
+                               or_(*[C.c.block.between(a >> BLOCK_BITS, b >> BLOCK_BITS) for a, b in ranges]))
+        if len(ranges) == 1:
+            a, b = ranges[0]
+            kept = [p for p in points if a <= p[0] <= b]
+        else:
+            kept = [p for p in points if any(a <= p[0] <= b for a, b in ranges)]
+        if times is not None:
+            t0, t1 = times
+            kept = [p for p in kept if t0 <= p[1] <= t1]
+        return kept, len(points)
 
     def _points_page(self, conn: Connection, series_id: int, offset: int, limit: int | None,
                      min_step: int | None = None) -> list[tuple]:
@@ -177,9 +168,7 @@ class PointsMixin(SqlStoreBase):
         cond = [C.c.series_id == series_id, C.c.block >= first_block]
         if last_block is not None:
             cond.append(C.c.block <= last_block)
-        points: list[tuple] = []
-        for (payload,) in conn.execute(select(C.c.points).where(and_(*cond))):
-            points.extend(decode(payload))
+        points = self._decoded(conn, *cond)
         if min_step is not None:
             points = [p for p in points if p[0] >= min_step]
         ordered(points)

@@ -355,9 +355,6 @@ class _FoldingInserter:
         if pending or carried:
             self.write_blocks(conn, {sid: blocks for sid, (blocks, _) in pending.items()}, carried)
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
 
 class RollupsMixin(PointsMixin):
     def __init__(self, engine):
